@@ -1,0 +1,507 @@
+"""CEL source text -> :mod:`socialflow.cel.ast`.
+
+Stage 1 and 2 of the pipeline: lark (LALR, positions kept) turns text into a
+parse tree, and this module turns the tree into frozen AST nodes with spans,
+decoding literals and expanding macros on the way.  Lark's types never leave
+this module: every syntax problem becomes a :class:`~socialflow.errors.ParseError`
+with file:line:col, a caret snippet and the expected tokens.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Final
+
+import attrs
+from lark import Token, Tree
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+
+from socialflow._grammar import lalr_parser
+from socialflow.cel import ast
+from socialflow.cel.limits import Limits
+from socialflow.cel.macros import expand_macro
+from socialflow.cel.values import INT_MAX, INT_MIN, TYPE_NAMES, UINT_MAX, UInt
+from socialflow.errors import Diagnostic, ParseError, Severity, SourceLimitError
+from socialflow.source import Source, Span
+
+__all__ = ["RESERVED", "parse"]
+
+#: Words CEL reserves: they may not name variables, fields or functions.
+RESERVED: Final = frozenset(
+    "as break const continue else false for function if import in let loop package "
+    "namespace null return true var void while".split()
+)
+
+_BINARY: Final = {
+    "==": "_==_", "!=": "_!=_", "<": "_<_", "<=": "_<=_", ">": "_>_", ">=": "_>=_",
+    "+": "_+_", "-": "_-_", "*": "_*_", "/": "_/_", "%": "_%_",
+}
+
+#: Human names for terminals in "expected ..." messages.
+_TERMINAL_NAMES: Final = {
+    "IDENT": "identifier", "INT": "integer", "UINT": "unsigned integer", "FLOAT": "number",
+    "STRING": "string", "BYTES": "bytes", "TRUE": "`true`", "FALSE": "`false`",
+    "NULL": "`null`", "RELOP": "comparison operator", "ADDOP": "`+` or `-`",
+    "MULOP": "`*`, `/` or `%`", "NOT": "`!`", "MINUS": "`-`", "DOT": "`.`", "IN": "`in`",
+    "$END": "end of input",
+}
+
+
+def parse(text: str, name: str = "<expr>", limits: Limits | None = None) -> ast.Expr:
+    """Parse CEL ``text`` into an AST.  ``name`` is used in error positions.
+
+    Raises:
+        ParseError: the text is not valid CEL (every position reported has a
+            caret snippet and the tokens that were expected).
+    """
+    return _parse_source(Source(name, text), limits or Limits())
+
+
+def parse_source(source: Source, limits: Limits | None = None, offset: int = 0,
+                 end: int | None = None) -> ast.Expr:
+    """Parse ``source.text[offset:end]`` as one expression, spans relative to ``source``.
+
+    The DSL uses this for conditions embedded in a larger file.
+    """
+    return _parse_source(source, limits or Limits(), offset, end)
+
+
+def _parse_source(source: Source, limits: Limits, offset: int = 0,
+                  end: int | None = None) -> ast.Expr:
+    text = source.text[offset:end]
+    if len(text) > limits.max_source_length:
+        raise SourceLimitError(
+            "source_too_long",
+            f"expression is {len(text)} characters long; the limit is {limits.max_source_length}",
+            Span(source, offset, offset + 1),
+        )
+    try:
+        tree = lalr_parser("cel.lark").parse(text)
+    except UnexpectedInput as e:
+        raise ParseError([_syntax_diagnostic(source, offset, text, e)]) from None
+    builder = _Builder(source, offset, limits)
+    try:
+        return builder.build(tree, 0)
+    except RecursionError:
+        raise SourceLimitError(
+            "nesting_too_deep", "expression is nested too deeply", Span(source, offset, offset + 1)
+        ) from None
+
+
+def _syntax_diagnostic(source: Source, offset: int, text: str, e: UnexpectedInput) -> Diagnostic:
+    pos = offset + (e.pos_in_stream if e.pos_in_stream is not None else len(text))
+    expected: set[str] = set()
+    if isinstance(e, UnexpectedToken):
+        token = e.token
+        expected = set(e.accepts or e.expected)
+        if token.type == "$END":
+            pos = offset + len(text)
+            what = "unexpected end of input"
+            width = 1
+        else:
+            what = f"unexpected {_describe_token(token)}"
+            width = max(1, len(str(token)))
+    elif isinstance(e, UnexpectedCharacters):
+        expected = set(e.allowed or ())
+        ch = text[e.pos_in_stream] if e.pos_in_stream < len(text) else ""
+        what = _describe_bad_char(text, e.pos_in_stream, ch)
+        width = 1
+    elif isinstance(e, UnexpectedEOF):
+        expected = set(e.expected)
+        pos = offset + len(text)
+        what = "unexpected end of input"
+        width = 1
+    else:  # pragma: no cover - lark has no other UnexpectedInput subclasses
+        what = "syntax error"
+        width = 1
+    names = sorted({_terminal_name(t) for t in expected})
+    help_text = f"expected one of: {', '.join(names)}" if names else None
+    return Diagnostic(
+        Severity.ERROR, "syntax_error", what, Span(source, pos, pos + width), help=help_text
+    )
+
+
+def _describe_bad_char(text: str, pos: int, ch: str) -> str:
+    if ch in "'\"":
+        return "unterminated string literal"
+    if ch == "=" and text[pos : pos + 2] != "==":
+        return "unexpected `=`; equality is written `==`"
+    if ch == "&" or ch == "|":
+        return f"unexpected `{ch}`; CEL's logical operators are `&&` and `||`"
+    return f"unexpected character `{ch}`"
+
+
+def _describe_token(token: Token) -> str:
+    if token.type in ("IDENT",):
+        return f"identifier `{token}`"
+    return f"`{token}`"
+
+
+def _terminal_name(name: str) -> str:
+    if name in _TERMINAL_NAMES:
+        return _TERMINAL_NAMES[name]
+    terminal = _TERMINALS().get(name)
+    if terminal is not None:
+        return f"`{terminal}`"
+    return name.lower()
+
+
+_terminal_cache: dict[str, str] = {}
+
+
+def _TERMINALS() -> dict[str, str]:  # noqa: N802 - behaves as a lazily built constant
+    if not _terminal_cache:
+        for t in lalr_parser("cel.lark").terminals:
+            if t.pattern.type == "str":
+                _terminal_cache[t.name] = t.pattern.value
+    return _terminal_cache
+
+
+_ESCAPES: Final = {
+    "a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v",
+    "\\": "\\", "?": "?", '"': '"', "'": "'", "`": "`",
+}
+
+
+@attrs.define
+class _Builder:
+    source: Source
+    offset: int
+    limits: Limits
+
+    def span(self, node: Tree[Any] | Token) -> Span:
+        if isinstance(node, Token):
+            start, end = node.start_pos or 0, node.end_pos or 0
+        else:
+            start = node.meta.start_pos if not node.meta.empty else 0
+            end = node.meta.end_pos if not node.meta.empty else 0
+        return Span(self.source, self.offset + start, self.offset + end)
+
+    def error(self, message: str, span: Span, code: str = "syntax_error",
+              help: str | None = None) -> ParseError:
+        return ParseError([Diagnostic(Severity.ERROR, code, message, span, help=help)])
+
+    def build(self, node: Tree[Any] | Token, depth: int) -> ast.Expr:
+        if depth > self.limits.max_nesting:
+            raise SourceLimitError(
+                "nesting_too_deep",
+                f"expression nests deeper than {self.limits.max_nesting} levels",
+                self.span(node),
+            )
+        if isinstance(node, Token):  # a bare literal token can only come via ?rules
+            raise self.error(f"unexpected `{node}`", self.span(node))
+        handler = _HANDLERS.get(node.data)
+        if handler is None:  # pragma: no cover - every grammar rule has a handler
+            raise AssertionError(node.data)
+        return handler(self, node, depth + 1)
+
+    # -- helpers --------------------------------------------------------------------------
+    def args(self, node: Tree[Any] | None, depth: int) -> tuple[ast.Expr, ...]:
+        if node is None:
+            return ()
+        return tuple(self.build(child, depth) for child in node.children)
+
+    def check_name(self, token: Token) -> str:
+        name = str(token)
+        if name in RESERVED:
+            raise self.error(
+                f"`{name}` is a reserved word and cannot be used as a name", self.span(token),
+                code="reserved_word",
+            )
+        return name
+
+
+def _conditional(b: _Builder, n: Tree[Any], d: int) -> ast.Expr:
+    cond, then, other = (b.build(c, d) for c in n.children)
+    return ast.Call("_?_:_", (cond, then, other), b.span(n))
+
+
+def _or(b: _Builder, n: Tree[Any], d: int) -> ast.Expr:
+    left, right = (b.build(c, d) for c in n.children)
+    return ast.Call("_||_", (left, right), b.span(n))
+
+
+def _and(b: _Builder, n: Tree[Any], d: int) -> ast.Expr:
+    left, right = (b.build(c, d) for c in n.children)
+    return ast.Call("_&&_", (left, right), b.span(n))
+
+
+def _binop(b: _Builder, n: Tree[Any], d: int) -> ast.Expr:
+    left, op, right = n.children
+    return ast.Call(_BINARY[str(op)], (b.build(left, d), b.build(right, d)), b.span(n))
+
+
+def _in(b: _Builder, n: Tree[Any], d: int) -> ast.Expr:
+    left, _, right = n.children
+    return ast.Call("@in", (b.build(left, d), b.build(right, d)), b.span(n))
+
+
+def _not(b: _Builder, n: Tree[Any], d: int) -> ast.Expr:
+    *nots, operand = n.children
+    expr = b.build(operand, d)
+    span = b.span(n)
+    for _ in nots:
+        expr = ast.Call("!_", (expr,), span)
+    return expr
+
+
+def _neg(b: _Builder, n: Tree[Any], d: int) -> ast.Expr:
+    *minuses, operand = n.children
+    span = b.span(n)
+    count = len(minuses)
+    # A negative numeric literal is one literal, so -9223372036854775808 is in range.
+    if isinstance(operand, Tree) and operand.data in ("int_lit", "float_lit"):
+        lit = operand.children[0]
+        value: Any = _int_value(b, lit, negate=True) if operand.data == "int_lit" else -float(lit)
+        expr: ast.Expr = ast.Literal(value, span)
+        count -= 1
+    else:
+        expr = b.build(operand, d)
+    for _ in range(count):
+        expr = ast.Call("-_", (expr,), span)
+    return expr
+
+
+def _select(b: _Builder, n: Tree[Any], d: int) -> ast.Expr:
+    operand, field = n.children
+    target = b.build(operand, d)
+    name = b.check_name(field)
+    qualified = _qualified_name(target)
+    if qualified is not None and f"{qualified}.{name}" in TYPE_NAMES:
+        return ast.Ident(f"{qualified}.{name}", b.span(n))
+    return ast.Select(target, name, b.span(n))
+
+
+def _qualified_name(expr: ast.Expr) -> str | None:
+    if isinstance(expr, ast.Ident):
+        return expr.name
+    if isinstance(expr, ast.Select) and not expr.test_only:
+        inner = _qualified_name(expr.operand)
+        return None if inner is None else f"{inner}.{expr.field}"
+    return None
+
+
+def _method(b: _Builder, n: Tree[Any], d: int) -> ast.Expr:
+    operand, name_tok, args_node = n.children
+    name = b.check_name(name_tok)
+    target = b.build(operand, d)
+    args = b.args(args_node, d)
+    span = b.span(n)
+    expanded = expand_macro(name, target, args, span, b.error)
+    if expanded is not None:
+        return expanded
+    return ast.Call(name, args, span, target)
+
+
+def _index(b: _Builder, n: Tree[Any], d: int) -> ast.Expr:
+    operand, index = n.children
+    return ast.Index(b.build(operand, d), b.build(index, d), b.span(n))
+
+
+def _message(b: _Builder, n: Tree[Any], d: int) -> ast.Expr:
+    raise b.error(
+        "message construction is not supported (protocol buffers are out of scope)",
+        b.span(n), code="unsupported",
+    )
+
+
+def _ident(b: _Builder, n: Tree[Any], d: int) -> ast.Expr:
+    dot, name_tok = n.children
+    name = b.check_name(name_tok)
+    if dot is not None:
+        raise b.error(
+            "absolute names (leading `.`) are not supported", b.span(n), code="unsupported"
+        )
+    return ast.Ident(name, b.span(n))
+
+
+def _call(b: _Builder, n: Tree[Any], d: int) -> ast.Expr:
+    dot, name_tok, args_node = n.children
+    name = b.check_name(name_tok)
+    if dot is not None:
+        raise b.error(
+            "absolute names (leading `.`) are not supported", b.span(n), code="unsupported"
+        )
+    args = b.args(args_node, d)
+    span = b.span(n)
+    expanded = expand_macro(name, None, args, span, b.error)
+    if expanded is not None:
+        return expanded
+    return ast.Call(name, args, span)
+
+
+def _list(b: _Builder, n: Tree[Any], d: int) -> ast.Expr:
+    (args_node,) = n.children
+    return ast.CreateList(b.args(args_node, d), b.span(n))
+
+
+def _map(b: _Builder, n: Tree[Any], d: int) -> ast.Expr:
+    (inits,) = n.children
+    entries: list[tuple[ast.Expr, ast.Expr]] = []
+    if inits is not None:
+        for init in inits.children:
+            key, value = init.children
+            entries.append((b.build(key, d), b.build(value, d)))
+    return ast.CreateMap(tuple(entries), b.span(n))
+
+
+def _int_value(b: _Builder, token: Token, negate: bool = False) -> int:
+    text = str(token)
+    value = int(text, 16) if text[:2].lower() == "0x" else int(text)
+    if negate:
+        value = -value
+    if not INT_MIN <= value <= INT_MAX:
+        raise b.error(f"integer literal `{'-' if negate else ''}{text}` is out of range",
+                      b.span(token), code="literal_out_of_range")
+    return value
+
+
+def _int_lit(b: _Builder, n: Tree[Any], d: int) -> ast.Expr:
+    return ast.Literal(_int_value(b, n.children[0]), b.span(n))
+
+
+def _uint_lit(b: _Builder, n: Tree[Any], d: int) -> ast.Expr:
+    text = str(n.children[0])[:-1]
+    value = int(text, 16) if text[:2].lower() == "0x" else int(text)
+    if value > UINT_MAX:
+        raise b.error(f"unsigned literal `{text}u` is out of range", b.span(n),
+                      code="literal_out_of_range")
+    return ast.Literal(UInt(value), b.span(n))
+
+
+def _float_lit(b: _Builder, n: Tree[Any], d: int) -> ast.Expr:
+    return ast.Literal(float(str(n.children[0])), b.span(n))
+
+
+def _string_lit(b: _Builder, n: Tree[Any], d: int) -> ast.Expr:
+    token = n.children[0]
+    return ast.Literal(_decode_quoted(b, token, str(token), as_bytes=False), b.span(n))
+
+
+def _bytes_lit(b: _Builder, n: Tree[Any], d: int) -> ast.Expr:
+    token = n.children[0]
+    return ast.Literal(_decode_quoted(b, token, str(token), as_bytes=True), b.span(n))
+
+
+def _true(b: _Builder, n: Tree[Any], d: int) -> ast.Expr:
+    return ast.Literal(True, b.span(n))
+
+
+def _false(b: _Builder, n: Tree[Any], d: int) -> ast.Expr:
+    return ast.Literal(False, b.span(n))
+
+
+def _null(b: _Builder, n: Tree[Any], d: int) -> ast.Expr:
+    return ast.Literal(None, b.span(n))
+
+
+def _decode_quoted(b: _Builder, token: Token, text: str, as_bytes: bool) -> Any:
+    prefix_len = 0
+    raw = False
+    while text[prefix_len] not in "'\"":
+        raw = raw or text[prefix_len] in "rR"
+        prefix_len += 1
+    body = text[prefix_len:]
+    quote = 3 if body[:3] in ('"""', "'''") and len(body) >= 6 else 1
+    inner = body[quote:-quote]
+    start = (token.start_pos or 0) + prefix_len + quote
+    if raw:
+        return inner.encode("utf-8") if as_bytes else inner
+    return _unescape(b, inner, start, as_bytes)
+
+
+def _unescape(b: _Builder, text: str, start: int, as_bytes: bool) -> Any:
+    out = bytearray()
+    chars: list[str] = []
+    i = 0
+    n = len(text)
+
+    def bad(msg: str, j: int, width: int) -> ParseError:
+        span = Span(b.source, b.offset + start + j, b.offset + start + j + width)
+        return b.error(msg, span, code="invalid_escape")
+
+    def emit_char(ch: str) -> None:
+        if as_bytes:
+            out.extend(ch.encode("utf-8"))
+        else:
+            chars.append(ch)
+
+    while i < n:
+        ch = text[i]
+        if ch != "\\":
+            emit_char(ch)
+            i += 1
+            continue
+        if i + 1 >= n:
+            raise bad("a backslash must start an escape sequence", i, 1)
+        e = text[i + 1]
+        if e in _ESCAPES:
+            emit_char(_ESCAPES[e])
+            i += 2
+        elif e in "xX":
+            digits = text[i + 2 : i + 4]
+            if len(digits) != 2 or not _is_hex(digits):
+                raise bad("`\\x` must be followed by two hexadecimal digits", i, 2)
+            value = int(digits, 16)
+            if as_bytes:
+                out.append(value)
+            else:
+                chars.append(chr(value))
+            i += 4
+        elif e in "uU":
+            count = 4 if e == "u" else 8
+            digits = text[i + 2 : i + 2 + count]
+            if len(digits) != count or not _is_hex(digits):
+                raise bad(f"`\\{e}` must be followed by {count} hexadecimal digits", i, 2)
+            code = int(digits, 16)
+            if 0xD800 <= code <= 0xDFFF or code > 0x10FFFF:
+                raise bad(f"`\\{e}{digits}` is not a valid Unicode code point", i, 2 + count)
+            if as_bytes and e == "U":
+                raise bad("`\\U` escapes are not allowed in bytes literals", i, 2 + count)
+            emit_char(chr(code))
+            i += 2 + count
+        elif e in "0123":
+            digits = text[i + 1 : i + 4]
+            if len(digits) != 3 or any(c not in "01234567" for c in digits):
+                raise bad("octal escapes take exactly three digits, `\\000` to `\\377`", i, 2)
+            value = int(digits, 8)
+            if as_bytes:
+                out.append(value)
+            else:
+                chars.append(chr(value))
+            i += 4
+        else:
+            raise bad(f"invalid escape sequence `\\{e}`", i, 2)
+    return bytes(out) if as_bytes else "".join(chars)
+
+
+def _is_hex(text: str) -> bool:
+    return all(c in "0123456789abcdefABCDEF" for c in text)
+
+
+_HANDLERS: Final[dict[str, Callable[[_Builder, Tree[Any], int], ast.Expr]]] = {
+    "conditional": _conditional,
+    "or_": _or,
+    "and_": _and,
+    "relop": _binop,
+    "binop": _binop,
+    "in_": _in,
+    "not_": _not,
+    "neg": _neg,
+    "select": _select,
+    "method": _method,
+    "index": _index,
+    "message": _message,
+    "ident": _ident,
+    "call": _call,
+    "list_": _list,
+    "map_": _map,
+    "int_lit": _int_lit,
+    "uint_lit": _uint_lit,
+    "float_lit": _float_lit,
+    "string_lit": _string_lit,
+    "bytes_lit": _bytes_lit,
+    "true_lit": _true,
+    "false_lit": _false,
+    "null_lit": _null,
+}
