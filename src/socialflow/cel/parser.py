@@ -41,7 +41,7 @@ _BINARY: Final = {
 _TERMINAL_NAMES: Final = {
     "IDENT": "identifier", "INT": "integer", "UINT": "unsigned integer", "FLOAT": "number",
     "STRING": "string", "BYTES": "bytes", "TRUE": "`true`", "FALSE": "`false`",
-    "NULL": "`null`", "RELOP": "comparison operator", "ADDOP": "`+` or `-`",
+    "NULL": "`null`", "QUOTED_IDENT": "quoted field name", "RELOP": "comparison operator", "ADDOP": "`+` or `-`",
     "MULOP": "`*`, `/` or `%`", "NOT": "`!`", "MINUS": "`-`", "DOT": "`.`", "IN": "`in`",
     "$END": "end of input",
 }
@@ -265,11 +265,16 @@ def _neg(b: _Builder, n: Tree[Any], d: int) -> ast.Expr:
 def _select(b: _Builder, n: Tree[Any], d: int) -> ast.Expr:
     operand, field = n.children
     target = b.build(operand, d)
-    name = b.check_name(field)
+    name = str(field)  # reserved words are fine as field names
     qualified = _qualified_name(target)
     if qualified is not None and f"{qualified}.{name}" in TYPE_NAMES:
         return ast.Ident(f"{qualified}.{name}", b.span(n))
     return ast.Select(target, name, b.span(n))
+
+
+def _quoted_select(b: _Builder, n: Tree[Any], d: int) -> ast.Expr:
+    operand, field = n.children
+    return ast.Select(b.build(operand, d), str(field)[1:-1], b.span(n))
 
 
 def _qualified_name(expr: ast.Expr) -> str | None:
@@ -283,7 +288,7 @@ def _qualified_name(expr: ast.Expr) -> str | None:
 
 def _method(b: _Builder, n: Tree[Any], d: int) -> ast.Expr:
     operand, name_tok, args_node = n.children
-    name = b.check_name(name_tok)
+    name = str(name_tok)  # reserved words are fine as method names
     target = b.build(operand, d)
     args = b.args(args_node, d)
     span = b.span(n)
@@ -489,6 +494,7 @@ _HANDLERS: Final[dict[str, Callable[[_Builder, Tree[Any], int], ast.Expr]]] = {
     "not_": _not,
     "neg": _neg,
     "select": _select,
+    "quoted_select": _quoted_select,
     "method": _method,
     "index": _index,
     "message": _message,

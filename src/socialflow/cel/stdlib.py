@@ -121,13 +121,10 @@ def compare(function: str, a: Any, b: Any) -> int:
     tb = type(b)
     if _is_number(a) and _is_number(b):
         if ta is float or tb is float:
+            # int and uint are converted to double first, as CEL implementations do
             fa, fb = float(a), float(b)
             if math.isnan(fa) or math.isnan(fb):
                 return 2
-            if ta is not float:  # exact int vs float comparison, no rounding
-                return _cmp_int_float(int(a), fb)
-            if tb is not float:
-                return -_cmp_int_float(int(b), fa)
             return (fa > fb) - (fa < fb)
         ia, ib = int(a), int(b)
         return (ia > ib) - (ia < ib)
@@ -144,16 +141,6 @@ def compare(function: str, a: Any, b: Any) -> int:
         x, y = dur_to_ns(a), dur_to_ns(b)
         return (x > y) - (x < y)
     no_overload(function, a, b)
-
-
-def _cmp_int_float(i: int, f: float) -> int:
-    if math.isinf(f):
-        return -1 if f > 0 else 1
-    if f.is_integer():
-        j = int(f)
-        return (i > j) - (i < j)
-    fl = math.floor(f)
-    return 1 if i > fl else -1
 
 
 def less(a: Any, b: Any) -> bool:
@@ -216,7 +203,10 @@ def subtract(a: Any, b: Any) -> Any:
         if ta is UInt:
             return _check_uint(a - b)
     if isinstance(a, datetime) and isinstance(b, datetime):
-        return ns_to_dur(ts_to_ns(a) - ts_to_ns(b))
+        diff = ts_to_ns(a) - ts_to_ns(b)
+        if not INT_MIN <= diff <= INT_MAX:  # as implementations with int64 nanoseconds
+            raise EvalError("range", "duration out of range")
+        return ns_to_dur(diff)
     if isinstance(a, datetime) and isinstance(b, timedelta):
         return ns_to_ts(ts_to_ns(a) - dur_to_ns(b))
     if isinstance(a, timedelta) and isinstance(b, timedelta):

@@ -1,0 +1,686 @@
+"""AST -> fast Python: the compiled backend.
+
+The compiler generates the source of one Python function per expression, in
+three-address form (every sub-expression lands in a local), with inline fast
+paths for the common exact-type cases (``type(x) is float``) and calls into
+:mod:`socialflow.cel.stdlib` for everything else, so it has the same semantics
+as the reference interpreter.  Safety: the generated code is built only from
+the AST; literals are emitted with ``repr`` or passed as bound constants, CEL
+names never become Python identifiers (locals are ``_t1``, ``_v2``...), and
+field names appear only as string literals.
+
+``&&``/``||`` chains are flattened; each operand is evaluated inside its own
+``try`` so errors are absorbed as CEL specifies.  Deeply nested expressions
+spill into helper functions so Python's block and indentation limits are never
+reached.  An :class:`~socialflow.errors.EvalError` raised from generated code
+is located afterwards through a generated-line -> span table.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from types import CodeType, TracebackType
+from typing import Any, Final
+
+from socialflow.cel import ast, ext, stdlib
+from socialflow.cel.interpreter import iterate, logical_result, resolve_name
+from socialflow.cel.limits import Limits
+from socialflow.cel.re2 import compile_regex
+from socialflow.cel.stdlib import FUNCTIONS, GLOBAL_ONLY, RECEIVER_ONLY, no_overload
+from socialflow.cel.values import INT_MAX, INT_MIN, UInt
+from socialflow.errors import EvalError, LimitExceededError, UsageError
+from socialflow.source import Span
+
+__all__ = ["compile_ast"]
+
+_MISSING: Final = object()
+_MAX_INDENT: Final = 40
+_MAX_BLOCKS: Final = 6
+
+_COMPARE_OPS: Final = {"_<_": "<", "_<=_": "<=", "_>_": ">", "_>=_": ">="}
+_ARITH_OPS: Final = {"_+_": "+", "_-_": "-", "_*_": "*"}
+#: Functions whose results can grow beyond their inputs: their size is checked.
+_GROWING: Final = frozenset({"_+_", "replace", "join", "split", "string", "bytes"})
+
+
+def _resolve(name: str, act: Mapping[str, Any]) -> Any:
+    return resolve_name(name, act)
+
+
+def _raise(error: EvalError) -> Any:
+    raise EvalError(error.kind, error.message)
+
+
+def _overflow() -> Any:
+    raise EvalError("overflow", "integer overflow")
+
+
+def _logic_end(function: str, *values: Any) -> Any:
+    for value in values:
+        if isinstance(value, EvalError):
+            raise value
+    for value in values:
+        if value is not True and value is not False:
+            no_overload(function, value)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _pred_error(kind: str, value: Any) -> EvalError:
+    if isinstance(value, EvalError):
+        return value
+    return EvalError("no_matching_overload", f"`{kind}` predicate must be a bool, not a {stdlib.type_name(value) if hasattr(stdlib, 'type_name') else 'value'}")
+
+
+def _range1(kind: str, rng: Any) -> Any:
+    if isinstance(rng, (list, tuple)):
+        return rng
+    if isinstance(rng, Mapping):
+        return list(rng)
+    no_overload(kind, rng)
+
+
+def _range2(kind: str, rng: Any) -> Any:
+    return list(iterate(kind, True, rng))
+
+
+def _filter_error(kind: str, value: Any) -> Any:
+    no_overload(kind, value)
+
+
+def _iteration_limit(limit: int) -> Any:
+    raise LimitExceededError(
+        "iteration_limit", f"comprehensions ran more than {limit} iterations"
+    )
+
+
+class _SizeChecker:
+    """Bound to one program's limits; checks values that can grow."""
+
+    __slots__ = ("limits",)
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+
+    def __call__(self, value: Any) -> Any:
+        if isinstance(value, (str, bytes)):
+            if len(value) > self.limits.max_string_length:
+                raise LimitExceededError(
+                    "size_limit",
+                    f"value of {len(value)} characters exceeds the limit of "
+                    f"{self.limits.max_string_length}",
+                )
+        elif isinstance(value, (list, dict)) and len(value) > self.limits.max_collection_size:
+            raise LimitExceededError(
+                "size_limit",
+                f"collection of {len(value)} elements exceeds the limit of "
+                f"{self.limits.max_collection_size}",
+            )
+        return value
+
+
+_HELPERS: Final[dict[str, Any]] = {
+    "_EvalError": EvalError,
+    "_KeyError": KeyError,
+    "_on_error": None,
+    "_LimitError": LimitExceededError,
+    "_M": _MISSING,
+    "_resolve": _resolve,
+    "_raise": _raise,
+    "_overflow": _overflow,
+    "_logic_end": _logic_end,
+    "_pred_error": _pred_error,
+    "_range1": _range1,
+    "_range2": _range2,
+    "_filter_error": _filter_error,
+    "_iteration_limit": _iteration_limit,
+    "_noov": no_overload,
+    "_select": stdlib.select,
+    "_has": stdlib.has_field,
+    "_index": stdlib.index,
+    "_make_map": stdlib.make_map,
+    "_equals": stdlib.equals,
+    "_not_equals": stdlib.not_equals,
+    "_in": stdlib.contains_element,
+    "_not": stdlib.logical_not,
+    "_neg": stdlib.negate,
+    "_contains_word": ext.contains_word,
+    "_dict": dict,
+    "_list": list,
+    "_str": str,
+    "_int": int,
+    "_float": float,
+    "_bool": bool,
+    "_tuple": tuple,
+    "_len": len,
+}
+
+
+class _Function:
+    """The lines of one generated Python function."""
+
+    def __init__(self, name: str, params: list[str]) -> None:
+        self.name = name
+        self.params = params
+        self.lines: list[tuple[int, str, Span | None]] = []
+
+
+class _Gen:
+    def __init__(self, limits: Limits, name: str) -> None:
+        self.limits = limits
+        self.name = name
+        self.consts: dict[str, Any] = {}
+        self.const_ids: dict[tuple[type, Any], str] = {}
+        self.counter = 0
+        self.functions: list[_Function] = []
+        self.fn = _Function("_sf_eval", [])
+        self.indent = 0
+        self.blocks = 0
+        self.uses_iterations = False
+        self.helpers: set[str] = set()
+
+    # -- emission -------------------------------------------------------------------------
+    def tmp(self, prefix: str = "_t") -> str:
+        self.counter += 1
+        return f"{prefix}{self.counter}"
+
+    def emit(self, text: str, span: Span | None) -> None:
+        self.fn.lines.append((self.indent, text, span))
+
+    def helper(self, name: str) -> str:
+        self.helpers.add(name)
+        return name
+
+    def const(self, value: Any) -> str:
+        key = (type(value), value if _hashable(value) else id(value))
+        existing = self.const_ids.get(key)
+        if existing is not None:
+            return existing
+        name = f"_k{len(self.consts)}"
+        self.consts[name] = value
+        self.const_ids[key] = name
+        return name
+
+    def literal(self, value: Any) -> str:
+        t = type(value)
+        if t is bool or value is None or t is str or t is int:
+            return repr(value)
+        if t is float and math.isfinite(value):
+            return repr(value)
+        return self.const(value)
+
+    # -- expressions ----------------------------------------------------------------------
+    def expr(self, node: ast.Expr, scope: dict[str, str]) -> str:
+        """Emit statements computing ``node``; return a local name or a literal."""
+        if self.indent >= _MAX_INDENT or self.blocks >= _MAX_BLOCKS:
+            if not isinstance(node, (ast.Literal, ast.Ident)):
+                return self.spill(node, scope)
+        match node:
+            case ast.Literal(value=value):
+                return self.literal(value)
+            case ast.Ident(name=name):
+                if name in scope:
+                    return scope[name]
+                t = self.tmp()
+                self.emit(f"try: {t} = act[{name!r}]", node.span)
+                self.emit(f"except _KeyError: {t} = {self.helper('_resolve')}({name!r}, act)", node.span)
+                return t
+            case ast.Select():
+                return self.select(node, scope)
+            case ast.Index(operand=operand, index=key):
+                o = self.expr(operand, scope)
+                k = self.expr(key, scope)
+                t = self.tmp()
+                self.emit(f"{t} = {self.helper('_index')}({o}, {k})", node.span)
+                return t
+            case ast.CreateList(elements=elements):
+                items = [self.expr(e, scope) for e in elements]
+                t = self.tmp()
+                self.emit(f"{t} = [{', '.join(items)}]", node.span)
+                return t
+            case ast.CreateMap(entries=entries):
+                pairs = [(self.expr(k, scope), self.expr(v, scope)) for k, v in entries]
+                t = self.tmp()
+                body = ", ".join(f"({k}, {v})" for k, v in pairs)
+                self.emit(f"{t} = {self.helper('_make_map')}(({body}{',' if len(pairs) == 1 else ''}))", node.span)
+                return t
+            case ast.Call():
+                return self.call(node, scope)
+            case ast.Comprehension():
+                return self.comprehension(node, scope)
+        raise AssertionError(node)  # pragma: no cover
+
+    def spill(self, node: ast.Expr, scope: dict[str, str]) -> str:
+        """Generate ``node`` as a separate function and call it."""
+        params = ["act", "_cnt", *sorted(set(scope.values()))]
+        outer = (self.fn, self.indent, self.blocks)
+        self.fn = _Function(self.tmp("_sf_sub"), params)
+        self.indent, self.blocks = 0, 0
+        result = self.expr(node, scope)
+        self.emit(f"return {result}", node.span)
+        inner = self.fn
+        self.functions.append(inner)
+        self.fn, self.indent, self.blocks = outer
+        t = self.tmp()
+        self.emit(f"{t} = {inner.name}({', '.join(params)})", node.span)
+        return t
+
+    def select(self, node: ast.Select, scope: dict[str, str]) -> str:
+        o = self.expr(node.operand, scope)
+        t = self.tmp()
+        f = repr(node.field)
+        if node.test_only:
+            self.emit(f"{t} = ({f} in {o}) if type({o}) is _dict else {self.helper('_has')}({o}, {f})", node.span)
+            return t
+        self.emit(f"{t} = {o}.get({f}, _M) if type({o}) is _dict else _M", node.span)
+        self.emit(f"if {t} is _M: {t} = {self.helper('_select')}({o}, {f})", node.span)
+        return t
+
+    def guarded(self, node: ast.Expr, scope: dict[str, str]) -> str:
+        """Evaluate ``node`` turning an EvalError (not a limit) into a value."""
+        t = self.tmp("_v")
+        self.emit("try:", node.span)
+        self.indent += 1
+        self.blocks += 1
+        r = self.expr(node, scope)
+        self.emit(f"{t} = {r}", node.span)
+        self.blocks -= 1
+        self.indent -= 1
+        self.emit("except _LimitError: raise", node.span)
+        self.emit(f"except _EvalError as _e: {t} = _e", node.span)
+        return t
+
+    def logic(self, node: ast.Call, scope: dict[str, str]) -> str:
+        function = node.function
+        decisive = "True" if function == "_||_" else "False"
+        other = "False" if decisive == "True" else "True"
+        operands: list[ast.Expr] = []
+        _flatten(node, function, operands)
+        t = self.tmp()
+        values: list[str] = []
+        opened = 0
+        for operand in operands:
+            v = self.guarded(operand, scope)
+            values.append(v)
+            self.emit(f"if {v} is {decisive}: {t} = {decisive}", node.span)
+            self.emit("else:", node.span)
+            self.indent += 1
+            opened += 1
+        cond = " and ".join(f"{v} is {other}" for v in values)
+        self.emit(f"if {cond}: {t} = {other}", node.span)
+        self.emit(f"else: {t} = {self.helper('_logic_end')}({function!r}, {', '.join(values)})", node.span)
+        self.indent -= opened
+        return t
+
+    def conditional(self, node: ast.Call, scope: dict[str, str]) -> str:
+        c = self.expr(node.args[0], scope)
+        t = self.tmp()
+        self.emit(f"if {c} is True:", node.span)
+        self.indent += 1
+        a = self.expr(node.args[1], scope)
+        self.emit(f"{t} = {a}", node.span)
+        self.indent -= 1
+        self.emit(f"elif {c} is False:", node.span)
+        self.indent += 1
+        b = self.expr(node.args[2], scope)
+        self.emit(f"{t} = {b}", node.span)
+        self.indent -= 1
+        self.emit(f"else: {t} = {self.helper('_noov')}('_?_:_', {c})", node.span)
+        return t
+
+    def call(self, node: ast.Call, scope: dict[str, str]) -> str:
+        function = node.function
+        if function in ("_&&_", "_||_"):
+            return self.logic(node, scope)
+        if function == "_?_:_":
+            return self.conditional(node, scope)
+        fn = FUNCTIONS.get(function)
+        span = node.span
+        if fn is None:
+            return self.fail(EvalError("undeclared_reference", f"unknown function `{function}`"), span)
+        if node.target is not None and function in GLOBAL_ONLY:
+            return self.fail(EvalError(
+                "no_matching_overload", f"`{function}` is a function, not a method: write `{function}(x)`"
+            ), span)
+        if node.target is None and function in RECEIVER_ONLY:
+            return self.fail(EvalError(
+                "no_matching_overload", f"`{function}` is a method: write `x.{function}(...)`"
+            ), span)
+        arg_nodes = node.args if node.target is None else (node.target, *node.args)
+        fast = self.fast_call(function, arg_nodes, scope, span)
+        if fast is not None:
+            return fast
+        args = [self.expr(a, scope) for a in arg_nodes]
+        t = self.tmp()
+        impl = self.const(fn)
+        call = f"{impl}({', '.join(args)})"
+        if function in _GROWING:
+            call = f"{self.const(_SizeChecker(self.limits))}({call})"
+        self.emit(f"{t} = {call}", span)
+        return t
+
+    def fail(self, error: EvalError, span: Span) -> str:
+        t = self.tmp()
+        self.emit(f"{t} = {self.helper('_raise')}({self.const(error)})", span)
+        return t
+
+    def fast_call(self, function: str, arg_nodes: tuple[ast.Expr, ...], scope: dict[str, str],
+                  span: Span) -> str | None:
+        """Inline fast paths; ``None`` when the generic call is used."""
+        if function in _COMPARE_OPS and len(arg_nodes) == 2:
+            return self.compare(function, arg_nodes, scope, span)
+        if function in ("_==_", "_!=_") and len(arg_nodes) == 2:
+            return self.equality(function, arg_nodes, scope, span)
+        if function in _ARITH_OPS and len(arg_nodes) == 2:
+            return self.arith(function, arg_nodes, scope, span)
+        if function == "!_" and len(arg_nodes) == 1:
+            a = self.expr(arg_nodes[0], scope)
+            t = self.tmp()
+            self.emit(f"if {a} is True: {t} = False", span)
+            self.emit(f"elif {a} is False: {t} = True", span)
+            self.emit(f"else: {t} = {self.helper('_not')}({a})", span)
+            return t
+        if function == "@in" and len(arg_nodes) == 2:
+            return self.membership(arg_nodes, scope, span)
+        if function in ("contains", "startsWith", "endsWith") and len(arg_nodes) == 2:
+            s = self.expr(arg_nodes[0], scope)
+            x = self.expr(arg_nodes[1], scope)
+            t = self.tmp()
+            test = {
+                "contains": f"{x} in {s}",
+                "startsWith": f"{s}.startswith({x})",
+                "endsWith": f"{s}.endswith({x})",
+            }[function]
+            both = f"type({s}) is _str" if _is_str_literal(arg_nodes[1]) else f"type({s}) is _str and type({x}) is _str"
+            self.emit(f"if {both}: {t} = {test}", span)
+            self.emit(f"else: {t} = {self.const(FUNCTIONS[function])}({s}, {x})", span)
+            return t
+        if function == "matches" and len(arg_nodes) == 2:
+            pattern = arg_nodes[1]
+            if isinstance(pattern, ast.Literal) and type(pattern.value) is str:
+                try:
+                    regex = compile_regex(pattern.value)
+                except EvalError:
+                    return None
+                s = self.expr(arg_nodes[0], scope)
+                t = self.tmp()
+                self.emit(f"if type({s}) is _str: {t} = {self.const(regex)}.search({s}) is not None", span)
+                self.emit(f"else: {t} = {self.const(FUNCTIONS['matches'])}({s}, {pattern.value!r})", span)
+                return t
+        if function in ("containsAny", "containsAll") and len(arg_nodes) == 2:
+            words = _literal_strings(arg_nodes[1])
+            if words:
+                s = self.expr(arg_nodes[0], scope)
+                t = self.tmp()
+                joiner = " or " if function == "containsAny" else " and "
+                test = joiner.join(f"{w!r} in {s}" for w in words)
+                self.emit(f"if type({s}) is _str: {t} = {test}", span)
+                self.emit(f"else: {t} = {self.const(FUNCTIONS[function])}({s}, {self.const(list(words))})", span)
+                return t
+        if function == "size" and len(arg_nodes) == 1:
+            a = self.expr(arg_nodes[0], scope)
+            t = self.tmp()
+            self.emit(f"{t} = _len({a}) if type({a}) in {self.const(_SIZED)} else {self.const(FUNCTIONS['size'])}({a})", span)
+            return t
+        return None
+
+    def compare(self, function: str, arg_nodes: tuple[ast.Expr, ...], scope: dict[str, str],
+                span: Span) -> str:
+        a = self.expr(arg_nodes[0], scope)
+        b = self.expr(arg_nodes[1], scope)
+        op = _COMPARE_OPS[function]
+        slow = f"{self.const(FUNCTIONS[function])}({a}, {b})"
+        t = self.tmp()
+        right = arg_nodes[1]
+        if isinstance(right, ast.Literal) and type(right.value) is float:
+            self.emit(f"if type({a}) is _float: {t} = {a} {op} {b}", span)
+        elif isinstance(right, ast.Literal) and type(right.value) is int:
+            self.emit(f"if type({a}) is _int: {t} = {a} {op} {b}", span)
+        elif _is_str_literal(right):
+            self.emit(f"if type({a}) is _str: {t} = {a} {op} {b}", span)
+        else:
+            self.emit(f"if type({a}) is type({b}) and type({a}) in {self.const(_ORDERED)}: {t} = {a} {op} {b}", span)
+        self.emit(f"else: {t} = {slow}", span)
+        return t
+
+    def equality(self, function: str, arg_nodes: tuple[ast.Expr, ...], scope: dict[str, str],
+                 span: Span) -> str:
+        a = self.expr(arg_nodes[0], scope)
+        b = self.expr(arg_nodes[1], scope)
+        op = "==" if function == "_==_" else "!="
+        t = self.tmp()
+        right = arg_nodes[1]
+        if isinstance(right, ast.Literal) and right.value is None:
+            self.emit(f"{t} = {a} is {'' if op == '==' else 'not '}None", span)
+            return t
+        if isinstance(right, ast.Literal) and type(right.value) in (str, bool):
+            pytype = "_str" if type(right.value) is str else "_bool"
+            self.emit(f"if type({a}) is {pytype}: {t} = {a} {op} {b}", span)
+        else:
+            self.emit(f"if type({a}) is type({b}) and type({a}) in {self.const(_SIMPLE_EQ)}: {t} = {a} {op} {b}", span)
+        slow = "_equals" if op == "==" else "_not_equals"
+        self.emit(f"else: {t} = {self.helper(slow)}({a}, {b})", span)
+        return t
+
+    def arith(self, function: str, arg_nodes: tuple[ast.Expr, ...], scope: dict[str, str],
+              span: Span) -> str:
+        a = self.expr(arg_nodes[0], scope)
+        b = self.expr(arg_nodes[1], scope)
+        op = _ARITH_OPS[function]
+        t = self.tmp()
+        self.emit(f"if type({a}) is _int and type({b}) is _int:", span)
+        self.emit(f"    {t} = {a} {op} {b}", span)
+        self.emit(f"    if {t} > {INT_MAX} or {t} < {INT_MIN}: {self.helper('_overflow')}()", span)
+        self.emit(f"elif type({a}) is _float and type({b}) is _float: {t} = {a} {op} {b}", span)
+        slow = f"{self.const(FUNCTIONS[function])}({a}, {b})"
+        if function in _GROWING:
+            slow = f"{self.const(_SizeChecker(self.limits))}({slow})"
+        self.emit(f"else: {t} = {slow}", span)
+        return t
+
+    def membership(self, arg_nodes: tuple[ast.Expr, ...], scope: dict[str, str],
+                   span: Span) -> str:
+        a = self.expr(arg_nodes[0], scope)
+        container = arg_nodes[1]
+        t = self.tmp()
+        strings = _literal_strings(container)
+        if strings is not None and isinstance(container, ast.CreateList):
+            c = self.const(frozenset(strings))
+            self.emit(f"if type({a}) is _str: {t} = {a} in {c}", span)
+            self.emit(f"else: {t} = {self.helper('_in')}({a}, {self.const(list(strings))})", span)
+            return t
+        c = self.expr(container, scope)
+        self.emit(f"{t} = {self.helper('_in')}({a}, {c})", span)
+        return t
+
+    # -- comprehensions -------------------------------------------------------------------
+    def comprehension(self, node: ast.Comprehension, scope: dict[str, str]) -> str:
+        self.uses_iterations = True
+        rng = self.expr(node.range, scope)
+        kind = node.kind
+        two = node.var2 is not None
+        inner = dict(scope)
+        var = self.tmp("_i")
+        inner[node.var] = var
+        loop_vars = var
+        if two:
+            var2 = self.tmp("_i")
+            inner[node.var2] = var2  # type: ignore[index]  # var2 is set when two
+            loop_vars = f"{var}, {var2}"
+            seq = f"{self.helper('_range2')}({kind!r}, {rng})"
+        else:
+            seq = f"{self.helper('_range1')}({kind!r}, {rng})"
+        t = self.tmp()
+        span = node.span
+        limit = self.limits.max_iterations
+        if kind in ("all", "exists"):
+            decisive = "True" if kind == "exists" else "False"
+            other = "False" if kind == "exists" else "True"
+            err = self.tmp("_err")
+            self.emit(f"{t} = {other}", span)
+            self.emit(f"{err} = None", span)
+        elif kind == "exists_one":
+            count = self.tmp("_n")
+            self.emit(f"{count} = 0", span)
+        elif kind == "transform_map":
+            self.emit(f"{t} = {{}}", span)
+        else:
+            self.emit(f"{t} = []", span)
+        self.emit(f"for {loop_vars} in {seq}:", span)
+        self.indent += 1
+        self.blocks += 1
+        self.emit("_cnt[0] += 1", span)
+        self.emit(f"if _cnt[0] > {limit}: {self.helper('_iteration_limit')}({limit})", span)
+        if kind in ("all", "exists"):
+            p = self.guarded(node.body, inner)
+            self.emit(f"if {p} is {decisive}:", span)
+            self.emit(f"    {t} = {decisive}", span)
+            self.emit("    break", span)
+            self.emit(f"if {p} is not {other} and {err} is None: {err} = {self.helper('_pred_error')}({kind!r}, {p})", span)
+        elif kind == "exists_one":
+            p = self.expr(node.body, inner)
+            self.emit(f"if {p} is True: {count} += 1", span)
+            self.emit(f"elif {p} is not False: {self.helper('_noov')}('exists_one', {p})", span)
+        else:
+            flt = node.body if kind == "filter" else node.filter
+            if flt is not None:
+                k = self.expr(flt, inner)
+                self.emit(f"if {k} is False: continue", span)
+                self.emit(f"if {k} is not True: {self.helper('_filter_error')}({kind!r}, {k})", span)
+            if kind == "filter":
+                self.emit(f"{t}.append({var})", span)
+            else:
+                v = self.expr(node.body, inner)
+                if kind == "transform_map":
+                    self.emit(f"{t}[{var}] = {v}", span)
+                else:
+                    self.emit(f"{t}.append({v})", span)
+        self.blocks -= 1
+        self.indent -= 1
+        if kind in ("all", "exists"):
+            self.emit(f"if {t} is {other} and {err} is not None: raise {err}", span)
+        elif kind == "exists_one":
+            self.emit(f"{t} = {count} == 1", span)
+        return t
+
+    # -- assembly -------------------------------------------------------------------------
+    def build(self, tree: ast.Expr) -> tuple[str, dict[str, Any], dict[int, Span]]:
+        main = self.fn
+        main.params = ["act"]
+        self.indent = 1
+        result = self.expr(tree, {})
+        self.emit(f"return {result}", tree.span)
+        self.functions.append(main)
+        lines: list[str] = []
+        spans: dict[int, Span] = {}
+        for fn in self.functions:
+            if fn is main:
+                lines.append("def _sf_eval(act=None):")
+                lines.append("    try:")
+                lines.append("        if act is None: act = {}")
+                if self.uses_iterations:
+                    lines.append("        _cnt = [0]")
+            else:
+                lines.append(f"def {fn.name}({', '.join(fn.params)}):")
+            for indent, text, span in fn.lines:
+                lines.append("    " * (indent + 1) + text)
+                if span is not None:
+                    spans[len(lines)] = span
+            if fn is main:
+                lines.append("    except BaseException as _e:")
+                lines.append("        raise _on_error(_e, act) from None")
+        bound = set(self.consts) | self.helpers | {
+            "_M", "_EvalError", "_LimitError", "_KeyError", "_dict", "_str", "_int", "_float",
+            "_bool", "_len",
+        }
+        namespace = {name: _HELPERS[name] for name in sorted(bound) if name in _HELPERS}
+        namespace.update(self.consts)
+        return "\n".join(lines) + "\n", namespace, spans
+
+
+_ORDERED: Final = frozenset({int, float, str})
+_SIMPLE_EQ: Final = frozenset({int, float, str, bool})
+_SIZED: Final = frozenset({str, list, dict, bytes, tuple})
+
+
+def _hashable(value: Any) -> bool:
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True
+
+
+def _flatten(node: ast.Expr, function: str, out: list[ast.Expr]) -> None:
+    if isinstance(node, ast.Call) and node.function == function and node.target is None:
+        for arg in node.args:
+            _flatten(arg, function, out)
+    else:
+        out.append(node)
+
+
+def _literal_strings(node: ast.Expr) -> tuple[str, ...] | None:
+    if isinstance(node, ast.CreateList) and all(
+        isinstance(e, ast.Literal) and type(e.value) is str for e in node.elements
+    ):
+        return tuple(e.value for e in node.elements if isinstance(e, ast.Literal))
+    return None
+
+
+def _is_str_literal(node: ast.Expr) -> bool:
+    return isinstance(node, ast.Literal) and type(node.value) is str
+
+
+def _number_literal(node: ast.Expr) -> float | None:
+    if isinstance(node, ast.Literal) and type(node.value) in (int, float):
+        return float(node.value)
+    return None
+
+
+def compile_ast(tree: ast.Expr, limits: Limits, name: str) -> Callable[..., Any]:
+    """Compile ``tree`` into a function ``evaluate(activation=None) -> value``."""
+    gen = _Gen(limits, name)
+    source, namespace, spans = gen.build(tree)
+    code = compile(source, f"<socialflow cel {name}>", "exec")
+    codes = frozenset(_code_objects(code))
+
+    def on_error(error: BaseException, activation: Any) -> BaseException:
+        if isinstance(error, EvalError):
+            if error.span is None:
+                return error.with_span(_locate(error.__traceback__, codes, spans))
+            return error
+        if isinstance(error, (KeyboardInterrupt, SystemExit, GeneratorExit)):
+            return error
+        if not isinstance(activation, Mapping):
+            return UsageError("the activation must be a mapping of variable names to values")
+        if isinstance(error, RecursionError):
+            return LimitExceededError("nesting_too_deep", "value nested too deeply")
+        # Last resort: never leak a bare Python exception from evaluation.
+        return EvalError("internal_error", f"unexpected failure: {type(error).__name__}: {error}")
+
+    namespace["_on_error"] = on_error
+    exec(code, namespace)  # noqa: S102 - source generated from the AST only, see module doc
+    evaluate: Callable[..., Any] = namespace["_sf_eval"]
+    evaluate.__socialflow_source__ = source  # type: ignore[attr-defined]  # debugging aid
+    return evaluate
+
+
+def _code_objects(code: CodeType) -> list[CodeType]:
+    out = [code]
+    for const in code.co_consts:
+        if isinstance(const, CodeType):
+            out.extend(_code_objects(const))
+    return out
+
+
+def _locate(tb: TracebackType | None, codes: frozenset[CodeType], spans: dict[int, Span]) -> Span | None:
+    found: Span | None = None
+    while tb is not None:
+        if tb.tb_frame.f_code in codes:
+            found = spans.get(tb.tb_lineno, found)
+        tb = tb.tb_next
+    return found
+
+
+# Keep UInt importable from here for generated-code constants (uint literals).
+_ = UInt
