@@ -24,7 +24,7 @@ from types import CodeType, TracebackType
 from typing import Any, Final
 
 from socialflow.cel import ast, ext, stdlib
-from socialflow.cel.interpreter import iterate, logical_result, resolve_name
+from socialflow.cel.interpreter import iterate, qualified_names, resolve_name, resolve_qualified
 from socialflow.cel.limits import Limits
 from socialflow.cel.re2 import compile_regex
 from socialflow.cel.stdlib import FUNCTIONS, GLOBAL_ONLY, RECEIVER_ONLY, no_overload
@@ -266,6 +266,23 @@ class _Gen:
         return t
 
     def select(self, node: ast.Select, scope: dict[str, str]) -> str:
+        names = qualified_names(node, scope)
+        if names is not None and len(names) > 1:
+            # `a.b.c` may name a variable `a.b.c` or `a.b` when `a` is no variable.
+            root = self.tmp()
+            t = self.tmp()
+            self.emit(f"try: {root} = act[{names[0]!r}]", node.span)
+            self.emit(f"except _KeyError: {root} = _M", node.span)
+            self.emit(f"if {root} is _M: {t} = {self.const(resolve_qualified)}(act, {names!r}, {node.test_only!r})", node.span)
+            self.emit("else:", node.span)
+            self.indent += 1
+            r = self.select_from(node, {**scope, names[0]: root}, scope)
+            self.emit(f"{t} = {r}", node.span)
+            self.indent -= 1
+            return t
+        return self.select_from(node, scope, scope)
+
+    def select_from(self, node: ast.Select, scope: dict[str, str], outer: dict[str, str]) -> str:
         o = self.expr(node.operand, scope)
         t = self.tmp()
         f = repr(node.field)

@@ -72,6 +72,38 @@ def resolve_name(name: str, activation: Mapping[str, Any]) -> Any:
     raise EvalError("undeclared_reference", f"undeclared reference to `{name}` (unknown variable)")
 
 
+def qualified_names(node: ast.Select, scope: Mapping[str, Any]) -> tuple[str, ...] | None:
+    """The dotted names of a select chain rooted at a global identifier, else None."""
+    names = [node.field]
+    inner: ast.Expr = node.operand
+    while isinstance(inner, ast.Select) and not inner.test_only:
+        names.append(inner.field)
+        inner = inner.operand
+    if isinstance(inner, ast.Ident) and inner.name not in scope:
+        names.append(inner.name)
+        return tuple(reversed(names))
+    return None
+
+
+def resolve_qualified(activation: Mapping[str, Any], names: tuple[str, ...], test_only: bool) -> Any:
+    """Resolve ``a.b.c`` whose root ``a`` is not a variable: the longest dotted
+    prefix that names a variable wins (``a.b.c``, then ``a.b`` + ``.c``...)."""
+    longest = len(names) - 1 if test_only else len(names)
+    for k in range(longest, 0, -1):
+        qualified = ".".join(names[:k])
+        if qualified in activation:
+            value = activation[qualified]
+            rest = names[k:]
+            for i, field in enumerate(rest):
+                if test_only and i == len(rest) - 1:
+                    return has_field(value, field)
+                value = select(value, field)
+            return value
+    return resolve_name(names[0], activation) if not test_only else has_field(
+        resolve_name(names[0], activation), names[1]
+    )
+
+
 def _eval_node(node: ast.Expr, ctx: _Context, scope: dict[str, Any]) -> Any:
     match node:
         case ast.Literal(value=value):
@@ -81,6 +113,9 @@ def _eval_node(node: ast.Expr, ctx: _Context, scope: dict[str, Any]) -> Any:
                 return scope[name]
             return resolve_name(name, ctx.activation)
         case ast.Select(operand=operand, field=field, test_only=test_only):
+            names = qualified_names(node, scope)
+            if names is not None and names[0] not in ctx.activation:
+                return resolve_qualified(ctx.activation, names, test_only)
             target = _eval(operand, ctx, scope)
             return has_field(target, field) if test_only else select(target, field)
         case ast.Index(operand=operand, index=key):
