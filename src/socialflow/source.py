@@ -95,11 +95,7 @@ class Span:
         width = max(1, end_col - col)
         gutter = " " * len(str(line))
         shown = _expand_tabs(text)
-        return (
-            f"{gutter} |\n"
-            f"{line} | {shown}\n"
-            f"{gutter} | {' ' * (col - 1)}{'^' * width}"
-        )
+        return f"{gutter} |\n{line} | {shown}\n{gutter} | {' ' * (col - 1)}{'^' * width}"
 
 
 def _expand_tabs(text: str) -> str:

@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
-Declarations = Mapping[str, Any]
 
 from socialflow.cel import ast
 from socialflow.cel.compiler import compile_ast
@@ -36,6 +35,8 @@ from socialflow.errors import (
     SourceLimitError,
     UsageError,
 )
+
+Declarations = Mapping[str, Any]
 
 __all__ = [
     "CheckError",
@@ -67,8 +68,16 @@ class Program:
     unpickling compiles again.  Build one with :func:`compile`.
     """
 
-    __slots__ = ("_backend", "_declarations", "_limits", "_name", "_text", "ast", "evaluate",
-                 "result_type")
+    __slots__ = (
+        "_backend",
+        "_declarations",
+        "_limits",
+        "_name",
+        "_text",
+        "ast",
+        "evaluate",
+        "result_type",
+    )
 
     #: ``evaluate(activation=None)``: evaluate over ``activation`` (variable name ->
     #: Python value) and return the result as a Python value (see
@@ -147,7 +156,7 @@ def _rebuild(
     return Program(text, declarations, name, backend, limits)
 
 
-def compile(  # noqa: A001 - the name DESIGN.md fixes; shadows the builtin only here
+def compile(
     text: str,
     declarations: Declarations | None = None,
     *,

@@ -28,7 +28,7 @@ from socialflow.cel.interpreter import iterate, qualified_names, resolve_name, r
 from socialflow.cel.limits import Limits
 from socialflow.cel.re2 import compile_regex
 from socialflow.cel.stdlib import FUNCTIONS, GLOBAL_ONLY, RECEIVER_ONLY, no_overload
-from socialflow.cel.values import INT_MAX, INT_MIN, UInt
+from socialflow.cel.values import INT_MAX, INT_MIN, type_name
 from socialflow.errors import EvalError, LimitExceededError, UsageError
 from socialflow.source import Span
 
@@ -69,7 +69,9 @@ def _logic_end(function: str, *values: Any) -> Any:
 def _pred_error(kind: str, value: Any) -> EvalError:
     if isinstance(value, EvalError):
         return value
-    return EvalError("no_matching_overload", f"`{kind}` predicate must be a bool, not a {stdlib.type_name(value) if hasattr(stdlib, 'type_name') else 'value'}")
+    return EvalError(
+        "no_matching_overload", f"`{kind}` predicate must be a bool, not {type_name(value)}"
+    )
 
 
 def _range1(kind: str, rng: Any) -> Any:
@@ -89,9 +91,7 @@ def _filter_error(kind: str, value: Any) -> Any:
 
 
 def _iteration_limit(limit: int) -> Any:
-    raise LimitExceededError(
-        "iteration_limit", f"comprehensions ran more than {limit} iterations"
-    )
+    raise LimitExceededError("iteration_limit", f"comprehensions ran more than {limit} iterations")
 
 
 class _SizeChecker:
@@ -212,9 +212,9 @@ class _Gen:
     # -- expressions ----------------------------------------------------------------------
     def expr(self, node: ast.Expr, scope: dict[str, str]) -> str:
         """Emit statements computing ``node``; return a local name or a literal."""
-        if self.indent >= _MAX_INDENT or self.blocks >= _MAX_BLOCKS:
-            if not isinstance(node, (ast.Literal, ast.Ident)):
-                return self.spill(node, scope)
+        deep = self.indent >= _MAX_INDENT or self.blocks >= _MAX_BLOCKS
+        if deep and not isinstance(node, (ast.Literal, ast.Ident)):
+            return self.spill(node, scope)
         match node:
             case ast.Literal(value=value):
                 return self.literal(value)
@@ -223,7 +223,9 @@ class _Gen:
                     return scope[name]
                 t = self.tmp()
                 self.emit(f"try: {t} = act[{name!r}]", node.span)
-                self.emit(f"except _KeyError: {t} = {self.helper('_resolve')}({name!r}, act)", node.span)
+                self.emit(
+                    f"except _KeyError: {t} = {self.helper('_resolve')}({name!r}, act)", node.span
+                )
                 return t
             case ast.Select():
                 return self.select(node, scope)
@@ -242,7 +244,10 @@ class _Gen:
                 pairs = [(self.expr(k, scope), self.expr(v, scope)) for k, v in entries]
                 t = self.tmp()
                 body = ", ".join(f"({k}, {v})" for k, v in pairs)
-                self.emit(f"{t} = {self.helper('_make_map')}(({body}{',' if len(pairs) == 1 else ''}))", node.span)
+                self.emit(
+                    f"{t} = {self.helper('_make_map')}(({body}{',' if len(pairs) == 1 else ''}))",
+                    node.span,
+                )
                 return t
             case ast.Call():
                 return self.call(node, scope)
@@ -273,7 +278,10 @@ class _Gen:
             t = self.tmp()
             self.emit(f"try: {root} = act[{names[0]!r}]", node.span)
             self.emit(f"except _KeyError: {root} = _M", node.span)
-            self.emit(f"if {root} is _M: {t} = {self.const(resolve_qualified)}(act, {names!r}, {node.test_only!r})", node.span)
+            self.emit(
+                f"if {root} is _M: {t} = {self.const(resolve_qualified)}(act, {names!r}, {node.test_only!r})",
+                node.span,
+            )
             self.emit("else:", node.span)
             self.indent += 1
             r = self.select_from(node, {**scope, names[0]: root}, scope)
@@ -287,7 +295,10 @@ class _Gen:
         t = self.tmp()
         f = repr(node.field)
         if node.test_only:
-            self.emit(f"{t} = ({f} in {o}) if type({o}) is _dict else {self.helper('_has')}({o}, {f})", node.span)
+            self.emit(
+                f"{t} = ({f} in {o}) if type({o}) is _dict else {self.helper('_has')}({o}, {f})",
+                node.span,
+            )
             return t
         self.emit(f"{t} = {o}.get({f}, _M) if type({o}) is _dict else _M", node.span)
         self.emit(f"if {t} is _M: {t} = {self.helper('_select')}({o}, {f})", node.span)
@@ -325,7 +336,9 @@ class _Gen:
             opened += 1
         cond = " and ".join(f"{v} is {other}" for v in values)
         self.emit(f"if {cond}: {t} = {other}", node.span)
-        self.emit(f"else: {t} = {self.helper('_logic_end')}({function!r}, {', '.join(values)})", node.span)
+        self.emit(
+            f"else: {t} = {self.helper('_logic_end')}({function!r}, {', '.join(values)})", node.span
+        )
         self.indent -= opened
         return t
 
@@ -354,15 +367,24 @@ class _Gen:
         fn = FUNCTIONS.get(function)
         span = node.span
         if fn is None:
-            return self.fail(EvalError("undeclared_reference", f"unknown function `{function}`"), span)
+            return self.fail(
+                EvalError("undeclared_reference", f"unknown function `{function}`"), span
+            )
         if node.target is not None and function in GLOBAL_ONLY:
-            return self.fail(EvalError(
-                "no_matching_overload", f"`{function}` is a function, not a method: write `{function}(x)`"
-            ), span)
+            return self.fail(
+                EvalError(
+                    "no_matching_overload",
+                    f"`{function}` is a function, not a method: write `{function}(x)`",
+                ),
+                span,
+            )
         if node.target is None and function in RECEIVER_ONLY:
-            return self.fail(EvalError(
-                "no_matching_overload", f"`{function}` is a method: write `x.{function}(...)`"
-            ), span)
+            return self.fail(
+                EvalError(
+                    "no_matching_overload", f"`{function}` is a method: write `x.{function}(...)`"
+                ),
+                span,
+            )
         arg_nodes = node.args if node.target is None else (node.target, *node.args)
         fast = self.fast_call(function, arg_nodes, scope, span)
         if fast is not None:
@@ -381,8 +403,9 @@ class _Gen:
         self.emit(f"{t} = {self.helper('_raise')}({self.const(error)})", span)
         return t
 
-    def fast_call(self, function: str, arg_nodes: tuple[ast.Expr, ...], scope: dict[str, str],
-                  span: Span) -> str | None:
+    def fast_call(
+        self, function: str, arg_nodes: tuple[ast.Expr, ...], scope: dict[str, str], span: Span
+    ) -> str | None:
         """Inline fast paths; ``None`` when the generic call is used."""
         if function in _COMPARE_OPS and len(arg_nodes) == 2:
             return self.compare(function, arg_nodes, scope, span)
@@ -408,7 +431,11 @@ class _Gen:
                 "startsWith": f"{s}.startswith({x})",
                 "endsWith": f"{s}.endswith({x})",
             }[function]
-            both = f"type({s}) is _str" if _is_str_literal(arg_nodes[1]) else f"type({s}) is _str and type({x}) is _str"
+            both = (
+                f"type({s}) is _str"
+                if _is_str_literal(arg_nodes[1])
+                else f"type({s}) is _str and type({x}) is _str"
+            )
             self.emit(f"if {both}: {t} = {test}", span)
             self.emit(f"else: {t} = {self.const(FUNCTIONS[function])}({s}, {x})", span)
             return t
@@ -421,8 +448,12 @@ class _Gen:
                     return None
                 s = self.expr(arg_nodes[0], scope)
                 t = self.tmp()
-                self.emit(f"if type({s}) is _str: {t} = {self.const(regex)}.search({s}) is not None", span)
-                self.emit(f"else: {t} = {self.const(FUNCTIONS['matches'])}({s}, {pattern.value!r})", span)
+                self.emit(
+                    f"if type({s}) is _str: {t} = {self.const(regex)}.search({s}) is not None", span
+                )
+                self.emit(
+                    f"else: {t} = {self.const(FUNCTIONS['matches'])}({s}, {pattern.value!r})", span
+                )
                 return t
         if function in ("containsAny", "containsAll") and len(arg_nodes) == 2:
             words = _literal_strings(arg_nodes[1])
@@ -432,17 +463,24 @@ class _Gen:
                 joiner = " or " if function == "containsAny" else " and "
                 test = joiner.join(f"{w!r} in {s}" for w in words)
                 self.emit(f"if type({s}) is _str: {t} = {test}", span)
-                self.emit(f"else: {t} = {self.const(FUNCTIONS[function])}({s}, {self.const(list(words))})", span)
+                self.emit(
+                    f"else: {t} = {self.const(FUNCTIONS[function])}({s}, {self.const(list(words))})",
+                    span,
+                )
                 return t
         if function == "size" and len(arg_nodes) == 1:
             a = self.expr(arg_nodes[0], scope)
             t = self.tmp()
-            self.emit(f"{t} = _len({a}) if type({a}) in {self.const(_SIZED)} else {self.const(FUNCTIONS['size'])}({a})", span)
+            self.emit(
+                f"{t} = _len({a}) if type({a}) in {self.const(_SIZED)} else {self.const(FUNCTIONS['size'])}({a})",
+                span,
+            )
             return t
         return None
 
-    def compare(self, function: str, arg_nodes: tuple[ast.Expr, ...], scope: dict[str, str],
-                span: Span) -> str:
+    def compare(
+        self, function: str, arg_nodes: tuple[ast.Expr, ...], scope: dict[str, str], span: Span
+    ) -> str:
         a = self.expr(arg_nodes[0], scope)
         b = self.expr(arg_nodes[1], scope)
         op = _COMPARE_OPS[function]
@@ -456,12 +494,16 @@ class _Gen:
         elif _is_str_literal(right):
             self.emit(f"if type({a}) is _str: {t} = {a} {op} {b}", span)
         else:
-            self.emit(f"if type({a}) is type({b}) and type({a}) in {self.const(_ORDERED)}: {t} = {a} {op} {b}", span)
+            self.emit(
+                f"if type({a}) is type({b}) and type({a}) in {self.const(_ORDERED)}: {t} = {a} {op} {b}",
+                span,
+            )
         self.emit(f"else: {t} = {slow}", span)
         return t
 
-    def equality(self, function: str, arg_nodes: tuple[ast.Expr, ...], scope: dict[str, str],
-                 span: Span) -> str:
+    def equality(
+        self, function: str, arg_nodes: tuple[ast.Expr, ...], scope: dict[str, str], span: Span
+    ) -> str:
         a = self.expr(arg_nodes[0], scope)
         b = self.expr(arg_nodes[1], scope)
         op = "==" if function == "_==_" else "!="
@@ -474,13 +516,17 @@ class _Gen:
             pytype = "_str" if type(right.value) is str else "_bool"
             self.emit(f"if type({a}) is {pytype}: {t} = {a} {op} {b}", span)
         else:
-            self.emit(f"if type({a}) is type({b}) and type({a}) in {self.const(_SIMPLE_EQ)}: {t} = {a} {op} {b}", span)
+            self.emit(
+                f"if type({a}) is type({b}) and type({a}) in {self.const(_SIMPLE_EQ)}: {t} = {a} {op} {b}",
+                span,
+            )
         slow = "_equals" if op == "==" else "_not_equals"
         self.emit(f"else: {t} = {self.helper(slow)}({a}, {b})", span)
         return t
 
-    def arith(self, function: str, arg_nodes: tuple[ast.Expr, ...], scope: dict[str, str],
-              span: Span) -> str:
+    def arith(
+        self, function: str, arg_nodes: tuple[ast.Expr, ...], scope: dict[str, str], span: Span
+    ) -> str:
         a = self.expr(arg_nodes[0], scope)
         b = self.expr(arg_nodes[1], scope)
         op = _ARITH_OPS[function]
@@ -495,8 +541,7 @@ class _Gen:
         self.emit(f"else: {t} = {slow}", span)
         return t
 
-    def membership(self, arg_nodes: tuple[ast.Expr, ...], scope: dict[str, str],
-                   span: Span) -> str:
+    def membership(self, arg_nodes: tuple[ast.Expr, ...], scope: dict[str, str], span: Span) -> str:
         a = self.expr(arg_nodes[0], scope)
         container = arg_nodes[1]
         t = self.tmp()
@@ -553,7 +598,10 @@ class _Gen:
             self.emit(f"if {p} is {decisive}:", span)
             self.emit(f"    {t} = {decisive}", span)
             self.emit("    break", span)
-            self.emit(f"if {p} is not {other} and {err} is None: {err} = {self.helper('_pred_error')}({kind!r}, {p})", span)
+            self.emit(
+                f"if {p} is not {other} and {err} is None: {err} = {self.helper('_pred_error')}({kind!r}, {p})",
+                span,
+            )
         elif kind == "exists_one":
             p = self.expr(node.body, inner)
             self.emit(f"if {p} is True: {count} += 1", span)
@@ -563,7 +611,9 @@ class _Gen:
             if flt is not None:
                 k = self.expr(flt, inner)
                 self.emit(f"if {k} is False: continue", span)
-                self.emit(f"if {k} is not True: {self.helper('_filter_error')}({kind!r}, {k})", span)
+                self.emit(
+                    f"if {k} is not True: {self.helper('_filter_error')}({kind!r}, {k})", span
+                )
             if kind == "filter":
                 self.emit(f"{t}.append({var})", span)
             else:
@@ -606,10 +656,22 @@ class _Gen:
             if fn is main:
                 lines.append("    except BaseException as _e:")
                 lines.append("        raise _on_error(_e, act) from None")
-        bound = set(self.consts) | self.helpers | {
-            "_M", "_EvalError", "_LimitError", "_KeyError", "_dict", "_str", "_int", "_float",
-            "_bool", "_len",
-        }
+        bound = (
+            set(self.consts)
+            | self.helpers
+            | {
+                "_M",
+                "_EvalError",
+                "_LimitError",
+                "_KeyError",
+                "_dict",
+                "_str",
+                "_int",
+                "_float",
+                "_bool",
+                "_len",
+            }
+        )
         namespace = {name: _HELPERS[name] for name in sorted(bound) if name in _HELPERS}
         namespace.update(self.consts)
         return "\n".join(lines) + "\n", namespace, spans
@@ -676,7 +738,7 @@ def compile_ast(tree: ast.Expr, limits: Limits, name: str) -> Callable[..., Any]
         return EvalError("internal_error", f"unexpected failure: {type(error).__name__}: {error}")
 
     namespace["_on_error"] = on_error
-    exec(code, namespace)  # noqa: S102 - source generated from the AST only, see module doc
+    exec(code, namespace)
     evaluate: Callable[..., Any] = namespace["_sf_eval"]
     evaluate.__socialflow_source__ = source  # type: ignore[attr-defined]  # debugging aid
     return evaluate
@@ -690,7 +752,9 @@ def _code_objects(code: CodeType) -> list[CodeType]:
     return out
 
 
-def _locate(tb: TracebackType | None, codes: frozenset[CodeType], spans: dict[int, Span]) -> Span | None:
+def _locate(
+    tb: TracebackType | None, codes: frozenset[CodeType], spans: dict[int, Span]
+) -> Span | None:
     found: Span | None = None
     while tb is not None:
         if tb.tb_frame.f_code in codes:
@@ -698,6 +762,3 @@ def _locate(tb: TracebackType | None, codes: frozenset[CodeType], spans: dict[in
         tb = tb.tb_next
     return found
 
-
-# Keep UInt importable from here for generated-code constants (uint literals).
-_ = UInt

@@ -25,11 +25,13 @@ _ASCII_UPPER: Final = str.maketrans("abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLM
 
 def _no_overload(name: str, *args: Any) -> NoReturn:
     kinds = ", ".join(type_name(a) for a in args)
-    raise EvalError("no_matching_overload", f"no matching overload for `{name}` applied to ({kinds})")
+    raise EvalError(
+        "no_matching_overload", f"no matching overload for `{name}` applied to ({kinds})"
+    )
 
 
 def _str(name: str, value: Any, *rest: Any) -> str:
-    if isinstance(value, str) and type(value) is not bool:
+    if isinstance(value, str):
         return str(value)
     _no_overload(name, value, *rest)
 
@@ -48,7 +50,7 @@ def _str_list(name: str, s: Any, items: Any) -> tuple[str, Sequence[str]]:
 
 def _int(name: str, value: Any, *ctx: Any) -> int:
     if type(value) is int:
-        return value  # type: ignore[no-any-return]  # exact type checked above
+        return int(value)
     _no_overload(name, *ctx)
 
 
@@ -153,7 +155,9 @@ def join(items: Any, sep: Any = "") -> str:
         _no_overload("join", items, sep)
     for item in items:
         if not isinstance(item, str):
-            raise EvalError("invalid_argument", f"`join` needs a list of strings, found a {type_name(item)}")
+            raise EvalError(
+                "invalid_argument", f"`join` needs a list of strings, found a {type_name(item)}"
+            )
     return str(sep).join(items)
 
 
@@ -163,7 +167,9 @@ def index_of(s: Any, sub: Any, start: Any = 0) -> int:
         _no_overload("indexOf", s, sub)
     begin = _int("indexOf", start, s, sub, start)
     if not 0 <= begin <= len(text):
-        raise EvalError("invalid_argument", f"index {begin} out of range for a string of size {len(text)}")
+        raise EvalError(
+            "invalid_argument", f"index {begin} out of range for a string of size {len(text)}"
+        )
     return text.find(sub, begin)
 
 

@@ -85,7 +85,9 @@ def qualified_names(node: ast.Select, scope: Mapping[str, Any]) -> tuple[str, ..
     return None
 
 
-def resolve_qualified(activation: Mapping[str, Any], names: tuple[str, ...], test_only: bool) -> Any:
+def resolve_qualified(
+    activation: Mapping[str, Any], names: tuple[str, ...], test_only: bool
+) -> Any:
     """Resolve ``a.b.c`` whose root ``a`` is not a variable: the longest dotted
     prefix that names a variable wins (``a.b.c``, then ``a.b`` + ``.c``...)."""
     longest = len(names) - 1 if test_only else len(names)
@@ -99,8 +101,10 @@ def resolve_qualified(activation: Mapping[str, Any], names: tuple[str, ...], tes
                     return has_field(value, field)
                 value = select(value, field)
             return value
-    return resolve_name(names[0], activation) if not test_only else has_field(
-        resolve_name(names[0], activation), names[1]
+    return (
+        resolve_name(names[0], activation)
+        if not test_only
+        else has_field(resolve_name(names[0], activation), names[1])
     )
 
 
@@ -181,9 +185,7 @@ def _call(node: ast.Call, ctx: _Context, scope: dict[str, Any]) -> Any:
         args = [_eval(node.target, ctx, scope), *(_eval(a, ctx, scope) for a in node.args)]
     else:
         if name in RECEIVER_ONLY:
-            raise EvalError(
-                "no_matching_overload", f"`{name}` is a method: write `x.{name}(...)`"
-            )
+            raise EvalError("no_matching_overload", f"`{name}` is a method: write `x.{name}(...)`")
         args = [_eval(a, ctx, scope) for a in node.args]
     result = fn(*args)
     _check_size(result, ctx.limits)
@@ -194,8 +196,8 @@ def _check_size(value: Any, limits: Limits) -> None:
     if isinstance(value, (str, bytes)):
         if len(value) > limits.max_string_length:
             raise LimitExceededError(
-                "size_limit", f"value of {len(value)} characters exceeds the limit of "
-                f"{limits.max_string_length}"
+                "size_limit",
+                f"value of {len(value)} characters exceeds the limit of {limits.max_string_length}",
             )
     elif isinstance(value, (list, dict)) and len(value) > limits.max_collection_size:
         raise LimitExceededError(
@@ -239,8 +241,10 @@ def _comprehension(node: ast.Comprehension, ctx: _Context, scope: dict[str, Any]
             if result is decisive:
                 return decisive
             if result is not (not decisive) and error is None:
-                error = result if isinstance(result, EvalError) else EvalError(
-                    "no_matching_overload", f"`{kind}` predicate must be a bool"
+                error = (
+                    result
+                    if isinstance(result, EvalError)
+                    else EvalError("no_matching_overload", f"`{kind}` predicate must be a bool")
                 )
         if error is not None:
             raise error

@@ -56,7 +56,8 @@ def expand_macro(
             if not isinstance(arg, ast.Select) or arg.test_only:
                 raise error(
                     "the argument of `has()` must be a field selection such as `a.b`",
-                    arg.span, code="invalid_macro",
+                    arg.span,
+                    code="invalid_macro",
                 )
             return ast.Select(arg.operand, arg.field, span, test_only=True)
         return None
@@ -68,13 +69,15 @@ def expand_macro(
     for arg in args[:nvars]:
         if not isinstance(arg, ast.Ident):
             raise error(
-                f"the loop variable of `{name}()` must be a simple name", arg.span,
+                f"the loop variable of `{name}()` must be a simple name",
+                arg.span,
                 code="invalid_macro",
             )
         names.append(arg.name)
     if nvars == 2 and names[0] == names[1]:
         raise error(
-            f"the two loop variables of `{name}()` must have different names", args[1].span,
+            f"the two loop variables of `{name}()` must have different names",
+            args[1].span,
             code="invalid_macro",
         )
     rest = args[nvars:]

@@ -28,21 +28,42 @@ __all__ = ["RESERVED", "parse"]
 
 #: Words CEL reserves: they may not name variables, fields or functions.
 RESERVED: Final = frozenset(
-    "as break const continue else false for function if import in let loop package "
-    "namespace null return true var void while".split()
+    ["as", "break", "const", "continue", "else", "false", "for", "function", "if", "import", "in", "let", "loop", "package", "namespace", "null", "return", "true", "var", "void", "while"]
 )
 
 _BINARY: Final = {
-    "==": "_==_", "!=": "_!=_", "<": "_<_", "<=": "_<=_", ">": "_>_", ">=": "_>=_",
-    "+": "_+_", "-": "_-_", "*": "_*_", "/": "_/_", "%": "_%_",
+    "==": "_==_",
+    "!=": "_!=_",
+    "<": "_<_",
+    "<=": "_<=_",
+    ">": "_>_",
+    ">=": "_>=_",
+    "+": "_+_",
+    "-": "_-_",
+    "*": "_*_",
+    "/": "_/_",
+    "%": "_%_",
 }
 
 #: Human names for terminals in "expected ..." messages.
 _TERMINAL_NAMES: Final = {
-    "IDENT": "identifier", "INT": "integer", "UINT": "unsigned integer", "FLOAT": "number",
-    "STRING": "string", "BYTES": "bytes", "TRUE": "`true`", "FALSE": "`false`",
-    "NULL": "`null`", "QUOTED_IDENT": "quoted field name", "RELOP": "comparison operator", "ADDOP": "`+` or `-`",
-    "MULOP": "`*`, `/` or `%`", "NOT": "`!`", "MINUS": "`-`", "DOT": "`.`", "IN": "`in`",
+    "IDENT": "identifier",
+    "INT": "integer",
+    "UINT": "unsigned integer",
+    "FLOAT": "number",
+    "STRING": "string",
+    "BYTES": "bytes",
+    "TRUE": "`true`",
+    "FALSE": "`false`",
+    "NULL": "`null`",
+    "QUOTED_IDENT": "quoted field name",
+    "RELOP": "comparison operator",
+    "ADDOP": "`+` or `-`",
+    "MULOP": "`*`, `/` or `%`",
+    "NOT": "`!`",
+    "MINUS": "`-`",
+    "DOT": "`.`",
+    "IN": "`in`",
     "$END": "end of input",
 }
 
@@ -57,8 +78,9 @@ def parse(text: str, name: str = "<expr>", limits: Limits | None = None) -> ast.
     return _parse_source(Source(name, text), limits or Limits())
 
 
-def parse_source(source: Source, limits: Limits | None = None, offset: int = 0,
-                 end: int | None = None) -> ast.Expr:
+def parse_source(
+    source: Source, limits: Limits | None = None, offset: int = 0, end: int | None = None
+) -> ast.Expr:
     """Parse ``source.text[offset:end]`` as one expression, spans relative to ``source``.
 
     The DSL uses this for conditions embedded in a larger file.
@@ -66,8 +88,9 @@ def parse_source(source: Source, limits: Limits | None = None, offset: int = 0,
     return _parse_source(source, limits or Limits(), offset, end)
 
 
-def _parse_source(source: Source, limits: Limits, offset: int = 0,
-                  end: int | None = None) -> ast.Expr:
+def _parse_source(
+    source: Source, limits: Limits, offset: int = 0, end: int | None = None
+) -> ast.Expr:
     text = source.text[offset:end]
     if len(text) > limits.max_source_length:
         raise SourceLimitError(
@@ -89,7 +112,8 @@ def _parse_source(source: Source, limits: Limits, offset: int = 0,
 
 
 def _syntax_diagnostic(source: Source, offset: int, text: str, e: UnexpectedInput) -> Diagnostic:
-    pos = offset + (e.pos_in_stream if e.pos_in_stream is not None else len(text))
+    stream_pos: int | None = e.pos_in_stream
+    pos = offset + (stream_pos if stream_pos is not None else len(text))
     expected: set[str] = set()
     if isinstance(e, UnexpectedToken):
         token = e.token
@@ -103,8 +127,9 @@ def _syntax_diagnostic(source: Source, offset: int, text: str, e: UnexpectedInpu
             width = max(1, len(str(token)))
     elif isinstance(e, UnexpectedCharacters):
         expected = set(e.allowed or ())
-        ch = text[e.pos_in_stream] if e.pos_in_stream < len(text) else ""
-        what = _describe_bad_char(text, e.pos_in_stream, ch)
+        at = stream_pos or 0
+        ch = text[at] if at < len(text) else ""
+        what = _describe_bad_char(text, at, ch)
         width = 1
     elif isinstance(e, UnexpectedEOF):
         expected = set(e.expected)
@@ -149,7 +174,7 @@ def _terminal_name(name: str) -> str:
 _terminal_cache: dict[str, str] = {}
 
 
-def _TERMINALS() -> dict[str, str]:  # noqa: N802 - behaves as a lazily built constant
+def _TERMINALS() -> dict[str, str]:
     if not _terminal_cache:
         for t in lalr_parser("cel.lark").terminals:
             if t.pattern.type == "str":
@@ -158,8 +183,18 @@ def _TERMINALS() -> dict[str, str]:  # noqa: N802 - behaves as a lazily built co
 
 
 _ESCAPES: Final = {
-    "a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v",
-    "\\": "\\", "?": "?", '"': '"', "'": "'", "`": "`",
+    "a": "\a",
+    "b": "\b",
+    "f": "\f",
+    "n": "\n",
+    "r": "\r",
+    "t": "\t",
+    "v": "\v",
+    "\\": "\\",
+    "?": "?",
+    '"': '"',
+    "'": "'",
+    "`": "`",
 }
 
 
@@ -177,8 +212,9 @@ class _Builder:
             end = node.meta.end_pos if not node.meta.empty else 0
         return Span(self.source, self.offset + start, self.offset + end)
 
-    def error(self, message: str, span: Span, code: str = "syntax_error",
-              help: str | None = None) -> ParseError:
+    def error(
+        self, message: str, span: Span, code: str = "syntax_error", help: str | None = None
+    ) -> ParseError:
         return ParseError([Diagnostic(Severity.ERROR, code, message, span, help=help)])
 
     def build(self, node: Tree[Any] | Token, depth: int) -> ast.Expr:
@@ -199,45 +235,51 @@ class _Builder:
     def args(self, node: Tree[Any] | None, depth: int) -> tuple[ast.Expr, ...]:
         if node is None:
             return ()
-        return tuple(self.build(child, depth) for child in node.children)
+        return tuple(self.build(child, depth) for child in _kids(node))
 
     def check_name(self, token: Token) -> str:
         name = str(token)
         if name in RESERVED:
             raise self.error(
-                f"`{name}` is a reserved word and cannot be used as a name", self.span(token),
+                f"`{name}` is a reserved word and cannot be used as a name",
+                self.span(token),
                 code="reserved_word",
             )
         return name
 
 
+def _kids(node: Tree[Any]) -> list[Any]:
+    """The children of a parse-tree node, untyped (the grammar fixes their shape)."""
+    return list(node.children)
+
+
 def _conditional(b: _Builder, n: Tree[Any], d: int) -> ast.Expr:
-    cond, then, other = (b.build(c, d) for c in n.children)
+    cond, then, other = (b.build(c, d) for c in _kids(n))
     return ast.Call("_?_:_", (cond, then, other), b.span(n))
 
 
 def _or(b: _Builder, n: Tree[Any], d: int) -> ast.Expr:
-    left, right = (b.build(c, d) for c in n.children)
+    left, right = (b.build(c, d) for c in _kids(n))
     return ast.Call("_||_", (left, right), b.span(n))
 
 
 def _and(b: _Builder, n: Tree[Any], d: int) -> ast.Expr:
-    left, right = (b.build(c, d) for c in n.children)
+    left, right = (b.build(c, d) for c in _kids(n))
     return ast.Call("_&&_", (left, right), b.span(n))
 
 
 def _binop(b: _Builder, n: Tree[Any], d: int) -> ast.Expr:
-    left, op, right = n.children
+    left, op, right = _kids(n)
     return ast.Call(_BINARY[str(op)], (b.build(left, d), b.build(right, d)), b.span(n))
 
 
 def _in(b: _Builder, n: Tree[Any], d: int) -> ast.Expr:
-    left, _, right = n.children
+    left, _, right = _kids(n)
     return ast.Call("@in", (b.build(left, d), b.build(right, d)), b.span(n))
 
 
 def _not(b: _Builder, n: Tree[Any], d: int) -> ast.Expr:
-    *nots, operand = n.children
+    *nots, operand = _kids(n)
     expr = b.build(operand, d)
     span = b.span(n)
     for _ in nots:
@@ -246,12 +288,12 @@ def _not(b: _Builder, n: Tree[Any], d: int) -> ast.Expr:
 
 
 def _neg(b: _Builder, n: Tree[Any], d: int) -> ast.Expr:
-    *minuses, operand = n.children
+    *minuses, operand = _kids(n)
     span = b.span(n)
     count = len(minuses)
     # A negative numeric literal is one literal, so -9223372036854775808 is in range.
     if isinstance(operand, Tree) and operand.data in ("int_lit", "float_lit"):
-        lit = operand.children[0]
+        lit = _kids(operand)[0]
         value: Any = _int_value(b, lit, negate=True) if operand.data == "int_lit" else -float(lit)
         expr: ast.Expr = ast.Literal(value, span)
         count -= 1
@@ -263,7 +305,7 @@ def _neg(b: _Builder, n: Tree[Any], d: int) -> ast.Expr:
 
 
 def _select(b: _Builder, n: Tree[Any], d: int) -> ast.Expr:
-    operand, field = n.children
+    operand, field = _kids(n)
     target = b.build(operand, d)
     name = str(field)  # reserved words are fine as field names
     qualified = _qualified_name(target)
@@ -273,7 +315,7 @@ def _select(b: _Builder, n: Tree[Any], d: int) -> ast.Expr:
 
 
 def _quoted_select(b: _Builder, n: Tree[Any], d: int) -> ast.Expr:
-    operand, field = n.children
+    operand, field = _kids(n)
     return ast.Select(b.build(operand, d), str(field)[1:-1], b.span(n))
 
 
@@ -287,7 +329,7 @@ def _qualified_name(expr: ast.Expr) -> str | None:
 
 
 def _method(b: _Builder, n: Tree[Any], d: int) -> ast.Expr:
-    operand, name_tok, args_node = n.children
+    operand, name_tok, args_node = _kids(n)
     name = str(name_tok)  # reserved words are fine as method names
     target = b.build(operand, d)
     args = b.args(args_node, d)
@@ -299,19 +341,20 @@ def _method(b: _Builder, n: Tree[Any], d: int) -> ast.Expr:
 
 
 def _index(b: _Builder, n: Tree[Any], d: int) -> ast.Expr:
-    operand, index = n.children
+    operand, index = _kids(n)
     return ast.Index(b.build(operand, d), b.build(index, d), b.span(n))
 
 
 def _message(b: _Builder, n: Tree[Any], d: int) -> ast.Expr:
     raise b.error(
         "message construction is not supported (protocol buffers are out of scope)",
-        b.span(n), code="unsupported",
+        b.span(n),
+        code="unsupported",
     )
 
 
 def _ident(b: _Builder, n: Tree[Any], d: int) -> ast.Expr:
-    dot, name_tok = n.children
+    dot, name_tok = _kids(n)
     name = b.check_name(name_tok)
     if dot is not None:
         raise b.error(
@@ -321,7 +364,7 @@ def _ident(b: _Builder, n: Tree[Any], d: int) -> ast.Expr:
 
 
 def _call(b: _Builder, n: Tree[Any], d: int) -> ast.Expr:
-    dot, name_tok, args_node = n.children
+    dot, name_tok, args_node = _kids(n)
     name = b.check_name(name_tok)
     if dot is not None:
         raise b.error(
@@ -336,16 +379,16 @@ def _call(b: _Builder, n: Tree[Any], d: int) -> ast.Expr:
 
 
 def _list(b: _Builder, n: Tree[Any], d: int) -> ast.Expr:
-    (args_node,) = n.children
+    (args_node,) = _kids(n)
     return ast.CreateList(b.args(args_node, d), b.span(n))
 
 
 def _map(b: _Builder, n: Tree[Any], d: int) -> ast.Expr:
-    (inits,) = n.children
+    (inits,) = _kids(n)
     entries: list[tuple[ast.Expr, ast.Expr]] = []
     if inits is not None:
-        for init in inits.children:
-            key, value = init.children
+        for init in _kids(inits):
+            key, value = _kids(init)
             entries.append((b.build(key, d), b.build(value, d)))
     return ast.CreateMap(tuple(entries), b.span(n))
 
@@ -356,35 +399,39 @@ def _int_value(b: _Builder, token: Token, negate: bool = False) -> int:
     if negate:
         value = -value
     if not INT_MIN <= value <= INT_MAX:
-        raise b.error(f"integer literal `{'-' if negate else ''}{text}` is out of range",
-                      b.span(token), code="literal_out_of_range")
+        raise b.error(
+            f"integer literal `{'-' if negate else ''}{text}` is out of range",
+            b.span(token),
+            code="literal_out_of_range",
+        )
     return value
 
 
 def _int_lit(b: _Builder, n: Tree[Any], d: int) -> ast.Expr:
-    return ast.Literal(_int_value(b, n.children[0]), b.span(n))
+    return ast.Literal(_int_value(b, _kids(n)[0]), b.span(n))
 
 
 def _uint_lit(b: _Builder, n: Tree[Any], d: int) -> ast.Expr:
-    text = str(n.children[0])[:-1]
+    text = str(_kids(n)[0])[:-1]
     value = int(text, 16) if text[:2].lower() == "0x" else int(text)
     if value > UINT_MAX:
-        raise b.error(f"unsigned literal `{text}u` is out of range", b.span(n),
-                      code="literal_out_of_range")
+        raise b.error(
+            f"unsigned literal `{text}u` is out of range", b.span(n), code="literal_out_of_range"
+        )
     return ast.Literal(UInt(value), b.span(n))
 
 
 def _float_lit(b: _Builder, n: Tree[Any], d: int) -> ast.Expr:
-    return ast.Literal(float(str(n.children[0])), b.span(n))
+    return ast.Literal(float(str(_kids(n)[0])), b.span(n))
 
 
 def _string_lit(b: _Builder, n: Tree[Any], d: int) -> ast.Expr:
-    token = n.children[0]
+    token = _kids(n)[0]
     return ast.Literal(_decode_quoted(b, token, str(token), as_bytes=False), b.span(n))
 
 
 def _bytes_lit(b: _Builder, n: Tree[Any], d: int) -> ast.Expr:
-    token = n.children[0]
+    token = _kids(n)[0]
     return ast.Literal(_decode_quoted(b, token, str(token), as_bytes=True), b.span(n))
 
 

@@ -29,7 +29,11 @@ def compile_regex(pattern: str) -> Any:
     try:
         return _compile(pattern)
     except re2.error as e:
-        detail = e.args[0].decode("utf-8", "replace") if e.args and isinstance(e.args[0], bytes) else str(e)
+        detail = (
+            e.args[0].decode("utf-8", "replace")
+            if e.args and isinstance(e.args[0], bytes)
+            else str(e)
+        )
         raise EvalError(
             "invalid_argument", f"invalid regular expression `{pattern}`: {detail}"
         ) from None

@@ -43,7 +43,9 @@ _NUMBER_TYPES: Final = (int, float, UInt)
 
 def no_overload(function: str, *args: Any) -> NoReturn:
     kinds = ", ".join(type_name(a) for a in args)
-    raise EvalError("no_matching_overload", f"no matching overload for `{function}` applied to ({kinds})")
+    raise EvalError(
+        "no_matching_overload", f"no matching overload for `{function}` applied to ({kinds})"
+    )
 
 
 def _check_int(value: int) -> int:
@@ -129,7 +131,7 @@ def compare(function: str, a: Any, b: Any) -> int:
         ia, ib = int(a), int(b)
         return (ia > ib) - (ia < ib)
     if ta is bool and tb is bool:
-        return (a > b) - (a < b)
+        return int(a > b) - int(a < b)
     if isinstance(a, str) and isinstance(b, str) and ta is not bool:
         return (a > b) - (a < b)
     if isinstance(a, bytes) and isinstance(b, bytes):
@@ -186,8 +188,14 @@ def add(a: Any, b: Any) -> Any:
         return ns_to_ts(ts_to_ns(b) + dur_to_ns(a))
     if isinstance(a, timedelta) and isinstance(b, timedelta):
         return ns_to_dur(dur_to_ns(a) + dur_to_ns(b))
-    if isinstance(a, int) and isinstance(b, int) and ta is not bool and tb is not bool \
-            and ta is not UInt and tb is not UInt:
+    if (
+        isinstance(a, int)
+        and isinstance(b, int)
+        and ta is not bool
+        and tb is not bool
+        and ta is not UInt
+        and tb is not UInt
+    ):
         return _check_int(int(a) + int(b))
     no_overload("_+_", a, b)
 
@@ -309,17 +317,15 @@ def index(container: Any, key: Any) -> Any:
     """``container[key]`` for lists and maps."""
     if isinstance(container, (list, tuple)):
         tk = type(key)
-        if tk is int or tk is UInt:
-            i = int(key)
-        elif tk is float and key.is_integer():
+        if tk is int or tk is UInt or (tk is float and key.is_integer()):
             i = int(key)
         else:
-            raise EvalError(
-                "invalid_argument", f"list index must be an int, not {type_name(key)}"
-            )
+            raise EvalError("invalid_argument", f"list index must be an int, not {type_name(key)}")
         if 0 <= i < len(container):
             return container[i]
-        raise EvalError("invalid_argument", f"index {i} out of range for a list of size {len(container)}")
+        raise EvalError(
+            "invalid_argument", f"index {i} out of range for a list of size {len(container)}"
+        )
     if isinstance(container, Mapping):
         _check_key_type(key)
         found, value = map_lookup(container, key)
@@ -337,7 +343,8 @@ def select(operand: Any, field: str) -> Any:
         except KeyError:
             raise EvalError("no_such_key", f"no such key: '{field}'") from None
     raise EvalError(
-        "no_such_field", f"type `{type_name(operand)}` does not support field selection (`.{field}`)"
+        "no_such_field",
+        f"type `{type_name(operand)}` does not support field selection (`.{field}`)",
     )
 
 
@@ -346,7 +353,8 @@ def has_field(operand: Any, field: str) -> bool:
     if isinstance(operand, Mapping):
         return field in operand
     raise EvalError(
-        "no_such_field", f"type `{type_name(operand)}` does not support field selection (`.{field}`)"
+        "no_such_field",
+        f"type `{type_name(operand)}` does not support field selection (`.{field}`)",
     )
 
 
@@ -437,7 +445,7 @@ def matches(s: Any, pattern: Any) -> bool:
 def to_int(value: Any) -> int:
     t = type(value)
     if t is int:
-        return value
+        return int(value)
     if t is UInt:
         if value > INT_MAX:
             raise EvalError("range", "uint value out of int range")
@@ -598,7 +606,7 @@ _FALSE_TEXT: Final = frozenset({"0", "f", "false", "FALSE", "False"})
 
 def to_bool(value: Any) -> bool:
     if type(value) is bool:
-        return value  # type: ignore[no-any-return]  # exact type checked above
+        return bool(value)
     if isinstance(value, str):
         if value in _TRUE_TEXT:
             return True
@@ -678,7 +686,9 @@ _TIME_FUNCTIONS: Final[dict[str, Callable[..., Any]]] = {
     "getDayOfWeek": _accessor("getDayOfWeek", lambda d: (d.weekday() + 1) % 7, None),
     "getDayOfYear": _accessor("getDayOfYear", lambda d: d.timetuple().tm_yday - 1, None),
     "getHours": _accessor("getHours", lambda d: d.hour, lambda ns: _trunc_div(ns, 3600 * 10**9)),
-    "getMinutes": _accessor("getMinutes", lambda d: d.minute, lambda ns: _trunc_div(ns, 60 * 10**9)),
+    "getMinutes": _accessor(
+        "getMinutes", lambda d: d.minute, lambda ns: _trunc_div(ns, 60 * 10**9)
+    ),
     "getSeconds": _accessor("getSeconds", lambda d: d.second, lambda ns: _trunc_div(ns, 10**9)),
     "getMilliseconds": _accessor(
         "getMilliseconds",

@@ -99,8 +99,18 @@ DURATION_TYPE: Final = Type("google.protobuf.Duration")
 TYPE_NAMES: Final[Mapping[str, Type]] = {
     t.name: t
     for t in (
-        INT_TYPE, UINT_TYPE, DOUBLE_TYPE, BOOL_TYPE, STRING_TYPE, BYTES_TYPE,
-        NULL_TYPE, LIST_TYPE, MAP_TYPE, TYPE_TYPE, TIMESTAMP_TYPE, DURATION_TYPE,
+        INT_TYPE,
+        UINT_TYPE,
+        DOUBLE_TYPE,
+        BOOL_TYPE,
+        STRING_TYPE,
+        BYTES_TYPE,
+        NULL_TYPE,
+        LIST_TYPE,
+        MAP_TYPE,
+        TYPE_TYPE,
+        TIMESTAMP_TYPE,
+        DURATION_TYPE,
     )
 }
 
@@ -214,8 +224,14 @@ def ns_to_ts(ns: int) -> datetime:
     if not nanos:
         return base
     out = Timestamp(
-        base.year, base.month, base.day, base.hour, base.minute, base.second,
-        base.microsecond, tzinfo=UTC,
+        base.year,
+        base.month,
+        base.day,
+        base.hour,
+        base.minute,
+        base.second,
+        base.microsecond,
+        tzinfo=UTC,
     )
     out.nanos = nanos
     return out
@@ -282,8 +298,14 @@ def format_timestamp(value: datetime) -> str:
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
 _UNIT_NS: Final = {
-    "ns": 1, "us": 10**3, "µs": 10**3, "μs": 10**3, "ms": 10**6,
-    "s": 10**9, "m": 60 * 10**9, "h": 3600 * 10**9,
+    "ns": 1,
+    "us": 10**3,
+    "µs": 10**3,
+    "μs": 10**3,
+    "ms": 10**6,
+    "s": 10**9,
+    "m": 60 * 10**9,
+    "h": 3600 * 10**9,
 }
 
 
