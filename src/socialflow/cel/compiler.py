@@ -187,6 +187,14 @@ class _Gen:
     def emit(self, text: str, span: Span | None) -> None:
         self.fn.lines.append((self.indent, text, span))
 
+    def local(self, result: str, span: Span) -> str:
+        """``result`` as a local name (literals are copied into one)."""
+        if result.startswith("_"):
+            return result
+        t = self.tmp()
+        self.emit(f"{t} = {result}", span)
+        return t
+
     def helper(self, name: str) -> str:
         self.helpers.add(name)
         return name
@@ -343,7 +351,7 @@ class _Gen:
         return t
 
     def conditional(self, node: ast.Call, scope: dict[str, str]) -> str:
-        c = self.expr(node.args[0], scope)
+        c = self.local(self.expr(node.args[0], scope), node.span)
         t = self.tmp()
         self.emit(f"if {c} is True:", node.span)
         self.indent += 1
@@ -414,7 +422,7 @@ class _Gen:
         if function in _ARITH_OPS and len(arg_nodes) == 2:
             return self.arith(function, arg_nodes, scope, span)
         if function == "!_" and len(arg_nodes) == 1:
-            a = self.expr(arg_nodes[0], scope)
+            a = self.local(self.expr(arg_nodes[0], scope), span)
             t = self.tmp()
             self.emit(f"if {a} is True: {t} = False", span)
             self.emit(f"elif {a} is False: {t} = True", span)
@@ -603,13 +611,13 @@ class _Gen:
                 span,
             )
         elif kind == "exists_one":
-            p = self.expr(node.body, inner)
+            p = self.local(self.expr(node.body, inner), span)
             self.emit(f"if {p} is True: {count} += 1", span)
             self.emit(f"elif {p} is not False: {self.helper('_noov')}('exists_one', {p})", span)
         else:
             flt = node.body if kind == "filter" else node.filter
             if flt is not None:
-                k = self.expr(flt, inner)
+                k = self.local(self.expr(flt, inner), span)
                 self.emit(f"if {k} is False: continue", span)
                 self.emit(
                     f"if {k} is not True: {self.helper('_filter_error')}({kind!r}, {k})", span
