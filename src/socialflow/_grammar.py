@@ -25,6 +25,15 @@ def grammar_text(name: str) -> str:
     return checkout.read_text(encoding="utf-8")
 
 
+def _import_loader(base_path: object, grammar_path: str) -> tuple[str, str]:
+    """Resolve ``%import .cel (...)`` inside our grammars, from the package or checkout."""
+    name = grammar_path.replace("\\", "/").rsplit("/", 1)[-1]
+    try:
+        return f"socialflow/grammars/{name}", grammar_text(name)
+    except OSError:
+        raise OSError(grammar_path) from None
+
+
 @functools.cache
 def lalr_parser(name: str, start: str = "start") -> Lark:
     """A position-propagating LALR parser for ``grammars/<name>`` (built once)."""
@@ -35,4 +44,5 @@ def lalr_parser(name: str, start: str = "start") -> Lark:
         start=start,
         propagate_positions=True,
         maybe_placeholders=True,
+        import_paths=[_import_loader],
     )

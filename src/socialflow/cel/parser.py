@@ -9,6 +9,7 @@ with file:line:col, a caret snippet and the expected tokens.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -24,7 +25,15 @@ from socialflow.cel.values import INT_MAX, INT_MIN, TYPE_NAMES, UINT_MAX, UInt
 from socialflow.errors import Diagnostic, ParseError, Severity, SourceLimitError
 from socialflow.source import Source, Span
 
-__all__ = ["RESERVED", "parse"]
+__all__ = [
+    "RESERVED",
+    "build_expr",
+    "decode_string",
+    "parse",
+    "parse_source",
+    "rule_name",
+    "syntax_diagnostic",
+]
 
 #: Words CEL reserves: they may not name variables, fields or functions.
 RESERVED: Final = frozenset(
@@ -101,7 +110,7 @@ def _parse_source(
     try:
         tree = lalr_parser("cel.lark").parse(text)
     except UnexpectedInput as e:
-        raise ParseError([_syntax_diagnostic(source, offset, text, e)]) from None
+        raise ParseError([syntax_diagnostic(source, offset, text, e)]) from None
     builder = _Builder(source, offset, limits)
     try:
         return builder.build(tree, 0)
@@ -111,7 +120,10 @@ def _parse_source(
         ) from None
 
 
-def _syntax_diagnostic(source: Source, offset: int, text: str, e: UnexpectedInput) -> Diagnostic:
+def syntax_diagnostic(
+    source: Source, offset: int, text: str, e: UnexpectedInput, grammar: str = "cel.lark"
+) -> Diagnostic:
+    """A syntax-error diagnostic for lark's ``e``, with the expected tokens sorted."""
     stream_pos: int | None = e.pos_in_stream
     pos = offset + (stream_pos if stream_pos is not None else len(text))
     expected: set[str] = set()
@@ -124,6 +136,8 @@ def _syntax_diagnostic(source: Source, offset: int, text: str, e: UnexpectedInpu
             width = 1
         else:
             what = f"unexpected {_describe_token(token)}"
+            if str(token) == "=":
+                what += "; equality is written `==`"
             width = max(1, len(str(token)))
     elif isinstance(e, UnexpectedCharacters):
         expected = set(e.allowed or ())
@@ -139,7 +153,7 @@ def _syntax_diagnostic(source: Source, offset: int, text: str, e: UnexpectedInpu
     else:  # pragma: no cover - lark has no other UnexpectedInput subclasses
         what = "syntax error"
         width = 1
-    names = sorted({_terminal_name(t) for t in expected})
+    names = sorted({_terminal_name(t, grammar) for t in expected})
     help_text = f"expected one of: {', '.join(names)}" if names else None
     return Diagnostic(
         Severity.ERROR, "syntax_error", what, Span(source, pos, pos + width), help=help_text
@@ -157,29 +171,28 @@ def _describe_bad_char(text: str, pos: int, ch: str) -> str:
 
 
 def _describe_token(token: Token) -> str:
-    if token.type in ("IDENT",):
+    if token.type in ("IDENT", "cel__IDENT"):
         return f"identifier `{token}`"
     return f"`{token}`"
 
 
-def _terminal_name(name: str) -> str:
+def _terminal_name(name: str, grammar: str) -> str:
+    if name.startswith("cel__"):
+        name = name[5:]
     if name in _TERMINAL_NAMES:
         return _TERMINAL_NAMES[name]
-    terminal = _TERMINALS().get(name)
-    if terminal is not None:
-        return f"`{terminal}`"
+    pattern = _literal_terminals(grammar).get(name)
+    if pattern is not None:
+        return f"`{pattern}`"
     return name.lower()
 
 
-_terminal_cache: dict[str, str] = {}
-
-
-def _TERMINALS() -> dict[str, str]:
-    if not _terminal_cache:
-        for t in lalr_parser("cel.lark").terminals:
-            if t.pattern.type == "str":
-                _terminal_cache[t.name] = t.pattern.value
-    return _terminal_cache
+@functools.cache
+def _literal_terminals(grammar: str) -> dict[str, str]:
+    """Terminal name -> literal text, for the terminals that are plain strings."""
+    return {
+        t.name: t.pattern.value for t in lalr_parser(grammar).terminals if t.pattern.type == "str"
+    }
 
 
 _ESCAPES: Final = {
@@ -226,7 +239,7 @@ class _Builder:
             )
         if isinstance(node, Token):  # a bare literal token can only come via ?rules
             raise self.error(f"unexpected `{node}`", self.span(node))
-        handler = _HANDLERS.get(node.data)
+        handler = _HANDLERS.get(rule_name(node))
         if handler is None:  # pragma: no cover - every grammar rule has a handler
             raise AssertionError(node.data)
         return handler(self, node, depth + 1)
@@ -246,6 +259,33 @@ class _Builder:
                 code="reserved_word",
             )
         return name
+
+
+def rule_name(node: Tree[Any]) -> str:
+    """The grammar rule of ``node``, without the ``cel__`` prefix lark adds on import."""
+    data = str(node.data)
+    return data[5:] if data.startswith("cel__") else data
+
+
+def build_expr(tree: Tree[Any], source: Source, limits: Limits | None = None) -> ast.Expr:
+    """Turn a CEL parse tree embedded in a larger grammar into an AST.
+
+    Token positions must be offsets into ``source`` (they are when the whole
+    file was parsed at once).
+    """
+    builder = _Builder(source, 0, limits or Limits())
+    try:
+        return builder.build(tree, 0)
+    except RecursionError:
+        raise SourceLimitError(
+            "nesting_too_deep", "expression is nested too deeply", builder.span(tree)
+        ) from None
+
+
+def decode_string(token: Token, source: Source, limits: Limits | None = None) -> str:
+    """Decode a STRING token of a grammar that imports CEL's (escapes as in CEL)."""
+    value = _decode_quoted(_Builder(source, 0, limits or Limits()), token, str(token), False)
+    return str(value)
 
 
 def _kids(node: Tree[Any]) -> list[Any]:
@@ -292,9 +332,10 @@ def _neg(b: _Builder, n: Tree[Any], d: int) -> ast.Expr:
     span = b.span(n)
     count = len(minuses)
     # A negative numeric literal is one literal, so -9223372036854775808 is in range.
-    if isinstance(operand, Tree) and operand.data in ("int_lit", "float_lit"):
+    if isinstance(operand, Tree) and rule_name(operand) in ("int_lit", "float_lit"):
         lit = _kids(operand)[0]
-        value: Any = _int_value(b, lit, negate=True) if operand.data == "int_lit" else -float(lit)
+        negative_int = rule_name(operand) == "int_lit"
+        value: Any = _int_value(b, lit, negate=True) if negative_int else -float(lit)
         expr: ast.Expr = ast.Literal(value, span)
         count -= 1
     else:

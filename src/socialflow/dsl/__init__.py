@@ -1,0 +1,1 @@
+"""The socialflow DSL: parse, check and hold rule files (``*.sf``)."""

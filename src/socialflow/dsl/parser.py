@@ -1,0 +1,275 @@
+"""socialflow DSL text -> :mod:`socialflow.dsl.ast`.
+
+Lark parses the whole file with ``grammars/socialflow.lark`` (which imports
+CEL's grammar), so CEL sub-expressions keep their file positions and are
+turned into CEL ASTs by :func:`socialflow.cel.parser.build_expr`.  Syntax
+errors become :class:`~socialflow.errors.ParseError` with file:line:col, a
+caret snippet and the tokens that were expected.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Any, Final
+
+from lark import Token, Tree
+from lark.exceptions import UnexpectedInput
+
+from socialflow._grammar import lalr_parser
+from socialflow.cel.limits import Limits
+from socialflow.cel.parser import build_expr, decode_string, syntax_diagnostic
+from socialflow.dsl import ast
+from socialflow.errors import ParseError
+from socialflow.source import Source, Span
+
+__all__ = ["parse_duration_literal", "parse_module"]
+
+_GRAMMAR: Final = "socialflow.lark"
+_DURATION_PART: Final = re.compile(r"([0-9]+)([dhms])")
+_UNIT_SECONDS: Final = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+
+
+def parse_module(text: str, name: str = "<rules>", limits: Limits | None = None) -> ast.Module:
+    """Parse one DSL file.
+
+    Raises:
+        ParseError: the text does not follow the grammar.
+    """
+    source = Source(name, text)
+    try:
+        tree = lalr_parser(_GRAMMAR).parse(text)
+    except UnexpectedInput as e:
+        raise ParseError([syntax_diagnostic(source, 0, text, e, _GRAMMAR)]) from None
+    builder = _Builder(source, limits or Limits())
+    return ast.Module(name, tuple(builder.decl(child) for child in tree.children))
+
+
+def parse_duration_literal(text: str) -> timedelta:
+    """``1h30m`` -> ``timedelta(hours=1, minutes=30)``."""
+    seconds = sum(int(n) * _UNIT_SECONDS[u] for n, u in _DURATION_PART.findall(text))
+    return timedelta(seconds=seconds)
+
+
+def _kids(node: Tree[Any]) -> list[Any]:
+    return list(node.children)
+
+
+class _Builder:
+    def __init__(self, source: Source, limits: Limits) -> None:
+        self.source = source
+        self.limits = limits
+
+    def span(self, node: Tree[Any] | Token) -> Span:
+        if isinstance(node, Token):
+            return Span(self.source, node.start_pos or 0, node.end_pos or 0)
+        if node.meta.empty:
+            return Span(self.source, 0, 0)
+        return Span(self.source, node.meta.start_pos, node.meta.end_pos)
+
+    def name(self, token: Token) -> ast.Name:
+        return ast.Name(str(token), self.span(token))
+
+    def string(self, token: Token) -> str:
+        return decode_string(token, self.source, self.limits)
+
+    def cel(self, tree: Tree[Any]) -> ast.CelText:
+        span = self.span(tree)
+        return ast.CelText(build_expr(tree, self.source, self.limits), span.text(), span)
+
+    def duration(self, token: Token) -> ast.DurationLit:
+        return ast.DurationLit(str(token), parse_duration_literal(str(token)), self.span(token))
+
+    def decl(self, node: Tree[Any]) -> ast.Decl:
+        kind = str(node.data)
+        kids = _kids(node)
+        span = self.span(node)
+        if kind == "ruleset_decl":
+            name, version, hit = kids
+            return ast.RulesetDecl(
+                self.name(name),
+                None if version is None else self.string(version),
+                None if hit is None else self.name(hit),
+                span,
+            )
+        if kind == "schema_decl":
+            name, *fields = kids
+            return ast.SchemaDecl(
+                self.name(name), tuple(self.field(f) for f in fields if f is not None), span
+            )
+        if kind == "input_decl":
+            var, schema = kids
+            return ast.InputDecl(self.name(var), self.name(schema), span)
+        if kind == "queue_decl":
+            name, display = kids
+            return ast.QueueDecl(
+                self.name(name), None if display is None else self.string(display), span
+            )
+        if kind == "calendar_decl":
+            return self.calendar(node)
+        if kind == "sla_decl":
+            name, *items = kids
+            sla_items: list[tuple[str, ast.DurationLit | ast.Name, ast.Span]] = []
+            for item in items:
+                if item is None:
+                    continue
+                (value,) = _kids(item)
+                key = str(item.data)[4:]
+                parsed = self.name(value) if key == "calendar" else self.duration(value)
+                sla_items.append((key, parsed, self.span(item)))
+            return ast.SlaDecl(self.name(name), tuple(sla_items), span)
+        if kind == "escalation_decl":
+            return self.escalation(node)
+        if kind == "rule_decl":
+            return self.rule(node)
+        if kind == "test_decl":
+            return self.test(node)
+        raise AssertionError(kind)  # pragma: no cover - the grammar has no other declarations
+
+    def field(self, node: Tree[Any]) -> ast.FieldDecl:
+        name, optional, type_node = _kids(node)
+        return ast.FieldDecl(
+            self.name(name), optional is not None, self.type_ref(type_node), self.span(node)
+        )
+
+    def type_ref(self, node: Tree[Any]) -> ast.TypeRef:
+        name, *args = _kids(node)
+        return ast.TypeRef(
+            self.name(name), tuple(self.type_ref(a) for a in args), self.span(node)
+        )
+
+    def calendar(self, node: Tree[Any]) -> ast.CalendarDecl:
+        name, *items = _kids(node)
+        zones: list[tuple[str, Span]] = []
+        opens: list[ast.OpenDecl] = []
+        closed: list[tuple[str, Span]] = []
+        for item in items:
+            kind = str(item.data)
+            kids = _kids(item)
+            if kind == "cal_timezone":
+                zones.append((self.string(kids[0]), self.span(item)))
+            elif kind == "cal_open":
+                days = tuple(
+                    ast.DaySpec(
+                        self.name(k.children[0]),
+                        None if k.children[2] is None else self.name(k.children[2]),
+                        self.span(k),
+                    )
+                    for k in kids
+                    if k.data == "day_spec"
+                )
+                ranges = tuple(
+                    ast.TimeRange(str(k.children[0]), str(k.children[2]), self.span(k))
+                    for k in kids
+                    if k.data == "time_range"
+                )
+                opens.append(ast.OpenDecl(days, ranges, self.span(item)))
+            else:
+                closed.extend((str(tok), self.span(tok)) for tok in kids)
+        return ast.CalendarDecl(
+            self.name(name), tuple(zones), tuple(opens), tuple(closed), self.span(node)
+        )
+
+    def escalation(self, node: Tree[Any]) -> ast.EscalationDecl:
+        name, *items = _kids(node)
+        levels: list[ast.LevelDecl] = []
+        repeats: list[ast.RepeatDecl] = []
+        for item in items:
+            kids = _kids(item)
+            if item.data == "esc_level":
+                number, after, *targets = kids
+                levels.append(
+                    ast.LevelDecl(
+                        int(str(number), 0),
+                        None if after is None else self.duration(after),
+                        tuple(self.target(t) for t in targets),
+                        self.span(item),
+                    )
+                )
+            else:
+                count, after = kids
+                repeats.append(
+                    ast.RepeatDecl(
+                        int(str(count), 0),
+                        None if after is None else self.duration(after),
+                        self.span(item),
+                    )
+                )
+        return ast.EscalationDecl(self.name(name), tuple(levels), tuple(repeats), self.span(node))
+
+    def target(self, node: Tree[Any]) -> ast.TargetDecl:
+        kind = str(node.data)[7:]
+        (value,) = _kids(node)
+        text = str(value) if kind == "queue" else self.string(value)
+        return ast.TargetDecl(kind, text, self.span(node))
+
+    def rule(self, node: Tree[Any]) -> ast.RuleDecl:
+        name, display, *items = _kids(node)
+        precedence = 0
+        when: ast.CelText | None = None
+        actions: list[ast.Action] = []
+        seen: list[tuple[str, Span]] = []
+        for item in items:
+            kind = str(item.data)
+            kids = _kids(item)
+            seen.append((kind, self.span(item)))
+            if kind == "precedence":
+                minus, number = kids
+                precedence = int(str(number), 0) * (-1 if minus is not None else 1)
+            elif kind == "when":
+                when = self.cel(kids[0])
+            else:
+                actions.extend(self.action(a) for a in kids)
+        return ast.RuleDecl(
+            self.name(name),
+            None if display is None else self.string(display),
+            precedence,
+            when,
+            tuple(actions),
+            self.span(node),
+            tuple(seen),
+        )
+
+    def action(self, node: Tree[Any]) -> ast.Action:
+        kind = str(node.data)[4:]
+        kids = [k for k in _kids(node) if k is not None]
+        span = self.span(node)
+        if kind in ("route", "priority", "sla", "escalate"):
+            return ast.Action(kind, span, name=self.name(kids[0]))
+        if kind in ("assign", "tag", "respond", "ignore"):
+            return ast.Action(kind, span, texts=tuple(self.string(t) for t in kids))
+        if kind == "set":
+            return ast.Action(kind, span, name=self.name(kids[0]), value=self.cel(kids[1]))
+        return ast.Action(kind, span)
+
+    def test(self, node: Tree[Any]) -> ast.TestDecl:
+        description, *items = _kids(node)
+        givens: list[tuple[ast.Name, ast.CelText]] = []
+        at: tuple[str, Span] | None = None
+        expects: list[ast.Expectation] = []
+        for item in items:
+            kind = str(item.data)
+            kids = _kids(item)
+            if kind == "given":
+                givens.append((self.name(kids[0]), self.cel(kids[1])))
+            elif kind == "at":
+                at = (self.string(kids[0]), self.span(kids[0]))
+            else:
+                expects.append(self.expectation(kids[0]))
+        return ast.TestDecl(
+            self.string(description), tuple(givens), at, tuple(expects), self.span(node)
+        )
+
+    def expectation(self, node: Tree[Any]) -> ast.Expectation:
+        kind = str(node.data)[4:]
+        kids = [k for k in _kids(node) if k is not None]
+        span = self.span(node)
+        if kind == "not_matched":
+            return ast.Expectation("matched", span, negated=True, name=self.name(kids[1]))
+        if kind in ("route", "priority", "sla", "escalate", "matched", "error"):
+            return ast.Expectation(kind, span, name=self.name(kids[0]))
+        if kind in ("tag", "assign"):
+            return ast.Expectation(kind, span, texts=tuple(self.string(t) for t in kids))
+        if kind == "set":
+            return ast.Expectation(kind, span, name=self.name(kids[0]), value=self.cel(kids[1]))
+        return ast.Expectation(kind, span)
