@@ -1,0 +1,141 @@
+"""Bundle: a checked program with its engines; ``load``/``loads`` build one.
+
+A bundle is what a host keeps: compile once at start-up, then call
+``bundle.triage(message, now=...)`` for every message.  Loading is the one
+place that reads files (``load``); everything after it is pure.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+from socialflow.cel.limits import Limits
+from socialflow.dsl import ast
+from socialflow.dsl.checker import check_modules
+from socialflow.dsl.parser import parse_module
+from socialflow.dsl.program import CheckedProgram
+from socialflow.errors import Diagnostic, ParseError, SourceError, UsageError
+from socialflow.rules.decision import Decision, Explanation
+from socialflow.rules.engine import TriageEngine
+
+__all__ = ["Bundle", "load", "loads", "parse_sources"]
+
+#: File suffix of socialflow rule files.
+SUFFIX = ".sf"
+
+
+class Bundle:
+    """A checked program and its compiled engines (immutable once built)."""
+
+    def __init__(self, program: CheckedProgram, sources: Sequence[tuple[str, str]],
+                 limits: Limits | None = None) -> None:
+        self.program = program
+        self._sources = tuple(sources)
+        self._limits = limits or Limits()
+
+    @property
+    def name(self) -> str:
+        return self.program.name
+
+    @property
+    def warnings(self) -> tuple[Diagnostic, ...]:
+        """Lint findings (the ``check`` command prints them)."""
+        return self.program.warnings
+
+    @functools.cached_property
+    def engine(self) -> TriageEngine:
+        """The triage engine (compiled on first use)."""
+        return TriageEngine(self.program, self._limits)
+
+    def triage(self, message: Any, now: datetime, *, strict: bool = False) -> Decision:
+        """Decide one message at ``now`` (a timezone-aware datetime).
+
+        Raises:
+            InputError: the message does not fit the declared input schema.
+            EvalError: in ``strict`` mode, when a condition raises.
+        """
+        return self.engine.triage(message, now, strict=strict)
+
+    def explain(self, message: Any, now: datetime) -> Explanation:
+        """Every rule's outcome for ``message`` and why."""
+        return self.engine.explain(message, now)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (self._sources, self._limits))
+
+
+def _rebuild(sources: Sequence[tuple[str, str]], limits: Limits) -> Bundle:
+    return loads_many(sources, limits=limits)
+
+
+def parse_sources(sources: Iterable[tuple[str, str]], limits: Limits | None = None) -> list[ast.Module]:
+    """Parse each ``(name, text)``, collecting syntax errors of every file."""
+    modules: list[ast.Module] = []
+    diagnostics: list[Diagnostic] = []
+    for name, text in sources:
+        try:
+            modules.append(parse_module(text, name, limits))
+        except ParseError as e:
+            diagnostics.extend(e.diagnostics)
+    if diagnostics:
+        raise ParseError(diagnostics)
+    return modules
+
+
+def loads_many(sources: Sequence[tuple[str, str]], *, strict: bool = False,
+               limits: Limits | None = None) -> Bundle:
+    """A bundle from several ``(name, text)`` sources."""
+    modules = parse_sources(sources, limits)
+    program = check_modules(modules, strict=strict)
+    return Bundle(program, sources, limits)
+
+
+def loads(text: str, name: str = "<rules>", *, strict: bool = False,
+          limits: Limits | None = None) -> Bundle:
+    """A bundle from DSL text.
+
+    Raises:
+        ParseError: syntax errors (all of them, with positions).
+        CheckError: name, type and validation errors (all of them).
+    """
+    if not isinstance(text, str):
+        raise UsageError("rules text must be a string")
+    return loads_many([(name, text)], strict=strict, limits=limits)
+
+
+def load(paths: str | PathLike[str] | Sequence[str | PathLike[str]], *, strict: bool = False,
+         limits: Limits | None = None) -> Bundle:
+    """A bundle from a file, a list of files, or a folder (every ``*.sf`` in it, sorted).
+
+    Raises:
+        UsageError: a path does not exist or a folder holds no ``.sf`` file.
+        ParseError, CheckError: as :func:`loads`.
+    """
+    return loads_many(read_sources(paths), strict=strict, limits=limits)
+
+
+def read_sources(paths: str | PathLike[str] | Sequence[str | PathLike[str]]) -> list[tuple[str, str]]:
+    """Read rule files: a file, a list of files, or a folder of ``*.sf`` files."""
+    items = [paths] if isinstance(paths, (str, PathLike)) else list(paths)
+    files: list[Path] = []
+    for item in items:
+        path = Path(item)
+        if path.is_dir():
+            found = sorted(path.rglob(f"*{SUFFIX}"))
+            if not found:
+                raise UsageError(f"no `{SUFFIX}` files in folder `{path}`")
+            files.extend(found)
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise UsageError(f"no such file or folder: `{path}`")
+    return [(str(f), f.read_text(encoding="utf-8")) for f in files]
+
+
+# SourceError is what load/loads raise (ParseError or CheckError).
+_ = SourceError

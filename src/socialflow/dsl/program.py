@@ -1,0 +1,83 @@
+"""The checked program: the immutable, picklable input of the engines.
+
+``check`` (in :mod:`socialflow.dsl.checker`) builds it from parsed modules;
+nothing downstream sees source syntax again except spans for messages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from socialflow.calendars import Calendar
+from socialflow.dsl import ast
+from socialflow.errors import Diagnostic
+from socialflow.escalation import EscalationPolicy
+from socialflow.sla import SlaPolicy
+from socialflow.source import Span
+
+__all__ = ["CheckedProgram", "CheckedRule", "Schema", "SchemaField"]
+
+#: Priorities in increasing order.
+PRIORITIES = ("low", "normal", "high", "urgent")
+
+
+@attrs.frozen
+class SchemaField:
+    name: str
+    #: the CEL type text (``int``, ``list(string)``) or a schema name
+    type: str
+    optional: bool
+    span: Span | None = attrs.field(default=None, eq=False, repr=False)
+
+
+@attrs.frozen
+class Schema:
+    name: str
+    fields: tuple[SchemaField, ...]
+
+    def field(self, name: str) -> SchemaField | None:
+        for f in self.fields:
+            if f.name == name:
+                return f
+        return None
+
+
+@attrs.frozen
+class CheckedRule:
+    """A rule ready to compile; ``order`` is its position in evaluation order."""
+
+    name: str
+    display: str | None
+    precedence: int
+    order: int
+    condition: ast.CelText | None
+    actions: tuple[ast.Action, ...]
+    span: Span = attrs.field(eq=False, repr=False)
+
+    @property
+    def stops(self) -> bool:
+        return any(a.kind == "stop" for a in self.actions)
+
+
+@attrs.frozen
+class CheckedProgram:
+    """Everything the engines need, resolved and validated."""
+
+    name: str
+    version: str | None
+    hit: str
+    input_var: str | None
+    input_schema: str | None
+    schemas: Mapping[str, Schema]
+    queues: Mapping[str, str | None]
+    calendars: Mapping[str, Calendar]
+    slas: Mapping[str, SlaPolicy]
+    escalations: Mapping[str, EscalationPolicy]
+    rules: tuple[CheckedRule, ...]
+    tests: tuple[ast.TestDecl, ...]
+    warnings: tuple[Diagnostic, ...]
+    #: CEL declarations for conditions: input var and ``now``.
+    declarations: Mapping[str, Any] = attrs.field(eq=False, repr=False)

@@ -1,0 +1,1 @@
+"""Triage: compile a checked program's rules and evaluate messages into decisions."""

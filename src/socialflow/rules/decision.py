@@ -1,0 +1,151 @@
+"""What triage returns: :class:`Decision` and the pieces of its trace.
+
+All values are immutable attrs records.  A decision knows how to explain
+itself: :meth:`Decision.explain` re-evaluates the message with tracing on (the
+default path records no trace, so explanations cost nothing until asked for).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from socialflow.escalation import EscalationPlan
+from socialflow.sla import SlaDeadlines
+
+if TYPE_CHECKING:
+    from socialflow.rules.engine import TriageEngine
+
+__all__ = ["ConditionError", "Decision", "Explanation", "Override", "RuleTrace"]
+
+
+@attrs.frozen
+class ConditionError:
+    """A rule condition (or ``set`` value) that raised a CEL error: it did not match."""
+
+    rule: str
+    kind: str
+    message: str
+    #: ``file:line:col`` of the failing sub-expression
+    location: str | None = None
+
+
+@attrs.frozen
+class Override:
+    """A single-valued output a later rule tried to set after an earlier rule set it."""
+
+    output: str
+    rule: str
+    value: str
+    #: the rule whose value was kept
+    kept: str
+
+
+@attrs.frozen(getstate_setstate=False)
+class Decision:
+    """The triage decision for one message.
+
+    Single-valued outputs are decided by the first applied rule that sets them;
+    ``tags`` accumulate (deduplicated, first-applied order); ``matched`` lists
+    the rules that applied, in order; ``errors`` the conditions that raised.
+    """
+
+    ruleset: str
+    now: datetime
+    matched: tuple[str, ...] = ()
+    route: str | None = None
+    assign: str | None = None
+    priority: str = "normal"
+    tags: tuple[str, ...] = ()
+    #: "respond", "ignore" or None when no rule decided
+    response: str | None = None
+    #: the respond template or the ignore reason
+    response_text: str | None = None
+    #: values of ``set NAME = ...`` as (name, value) pairs in first-set order
+    values: tuple[tuple[str, Any], ...] = ()
+    sla: SlaDeadlines | None = None
+    escalation: EscalationPlan | None = None
+    errors: tuple[ConditionError, ...] = ()
+    overrides: tuple[Override, ...] = ()
+    message_id: str | None = None
+    _engine: TriageEngine | None = attrs.field(default=None, eq=False, repr=False, alias="engine")
+    _message: Any = attrs.field(default=None, eq=False, repr=False, alias="message")
+
+    @property
+    def attributes(self) -> dict[str, Any]:
+        """The ``set`` values as a new dict."""
+        return dict(self.values)
+
+    @property
+    def respond(self) -> bool:
+        return self.response == "respond"
+
+    @property
+    def ignore(self) -> bool:
+        return self.response == "ignore"
+
+    def explain(self) -> Explanation:
+        """Why this decision: every rule, matched or not and why.
+
+        Raises:
+            UsageError: the decision was not produced by an engine in this
+                process (e.g. it was deserialised).
+        """
+        from socialflow.errors import UsageError
+
+        if self._engine is None:
+            raise UsageError("this decision carries no engine to explain it (was it deserialised?)")
+        return self._engine.explain(self._message, self.now)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        values = attrs.astuple(self, recurse=False)[:-2]
+        return (Decision, values)
+
+
+@attrs.frozen
+class RuleTrace:
+    """One rule's part in an explanation."""
+
+    rule: str
+    precedence: int
+    #: "matched", "not matched", "error", "skipped" (after a stop / hit first) or
+    #: "filtered" (the index proved it cannot match)
+    status: str
+    #: the first sub-condition that was false or raised, as source text
+    failed: str | None = None
+    detail: str | None = None
+    #: outputs this rule set, as (output, value)
+    set: tuple[tuple[str, str], ...] = ()
+    #: outputs a higher-precedence rule had already set, as (output, value, kept rule)
+    overridden: tuple[tuple[str, str, str], ...] = ()
+
+
+@attrs.frozen
+class Explanation:
+    """A full trace of one triage, printable with ``str()``."""
+
+    ruleset: str
+    hit: str
+    rules: tuple[RuleTrace, ...]
+    decision: Mapping[str, Any]
+
+    def __str__(self) -> str:
+        lines = [f"ruleset {self.ruleset} (hit {self.hit})"]
+        for trace in self.rules:
+            head = f"  [{trace.status}] {trace.rule} (precedence {trace.precedence})"
+            lines.append(head)
+            if trace.failed is not None:
+                lines.append(f"      failed: {trace.failed}")
+            if trace.detail is not None:
+                lines.append(f"      {trace.detail}")
+            for output, value in trace.set:
+                lines.append(f"      set {output} = {value}")
+            for output, value, kept in trace.overridden:
+                lines.append(f"      overridden: {output} = {value} (kept from {kept})")
+        lines.append("decision:")
+        for key, value in self.decision.items():
+            lines.append(f"  {key}: {value}")
+        return "\n".join(lines)
