@@ -26,6 +26,11 @@ __all__ = ["InputValidator"]
 Checker = Callable[[Any, str], Any]
 
 _GENERIC: Final = re.compile(r"(list|map)\((.*)\)\Z")
+_MISSING: Final = object()
+#: Types whose fast path is an exact ``type(x) is T`` test.
+_EXACT: Final[dict[str, type]] = {
+    "string": str, "int": int, "double": float, "bool": bool, "bytes": bytes,
+}
 
 
 def _type_word(value: Any) -> str:
@@ -182,6 +187,46 @@ class InputValidator:
         return check
 
     def _object(self, schema: Schema) -> Checker:
+        slow = self._object_slow(schema)
+        return self._object_fast(schema, slow)
+
+    def _object_fast(self, schema: Schema, slow: Checker) -> Checker:
+        """A generated fast path: exact-type tests inline, anything unusual -> ``slow``.
+
+        The source is built from the schema only (field names via ``repr``,
+        types from a fixed table), never from message data.
+        """
+        lines = [
+            "def check(value, path):",
+            "    if type(value) is not _dict: return slow(value, path)",
+            "    get = value.get",
+        ]
+        namespace: dict[str, Any] = {"slow": slow, "_dict": dict, "_M": _MISSING, "_datetime": datetime}
+        for i, f in enumerate(schema.fields):
+            key = repr(f.name)
+            lines.append(f"    x = get({key}, _M)")
+            if f.optional:
+                lines.append("    if x is _M or x is None: pass")
+                prefix = "    elif"
+            else:
+                prefix = "    if"
+            exact = _EXACT.get(f.type)
+            if exact is not None:
+                namespace[f"_t{i}"] = exact
+                lines.append(f"{prefix} type(x) is not _t{i}: return slow(value, path)")
+            elif f.type == "timestamp":
+                lines.append(f"{prefix} not (type(x) is _datetime and x.tzinfo is not None): return slow(value, path)")
+            elif f.type == "dyn":
+                lines.append(f"{prefix} x is _M: return slow(value, path)")
+            else:
+                namespace[f"_c{i}"] = self.checker(f.type)
+                lines.append(f"{prefix} x is _M or _c{i}(x, path) is not x: return slow(value, path)")
+        lines.append("    return value")
+        exec("\n".join(lines) + "\n", namespace)  # noqa: S102 - built from the schema only
+        fast: Checker = namespace["check"]
+        return fast
+
+    def _object_slow(self, schema: Schema) -> Checker:
         fields = [(f.name, f.optional, f.type) for f in schema.fields]
 
         def check(value: Any, path: str) -> Any:

@@ -142,10 +142,32 @@ class Explanation:
             if trace.detail is not None:
                 lines.append(f"      {trace.detail}")
             for output, value in trace.set:
-                lines.append(f"      set {output} = {value}")
+                lines.append(f"      {output}: {value}")
             for output, value, kept in trace.overridden:
-                lines.append(f"      overridden: {output} = {value} (kept from {kept})")
+                lines.append(f"      overridden {output}: {value} (`{kept}` set it first)")
         lines.append("decision:")
         for key, value in self.decision.items():
             lines.append(f"  {key}: {value}")
         return "\n".join(lines)
+
+
+def _fast_constructor() -> Any:
+    """A constructor for the engine's hot path that skips attrs' frozen ``__setattr__``.
+
+    It stores the same fields, in the same slots, as ``Decision(...)``; a test
+    checks the two give equal decisions.  Built once from the field names only.
+    """
+    names = [a.name for a in attrs.fields(Decision)]
+    namespace: dict[str, Any] = {"_new": object.__new__, "_Decision": Decision}
+    lines = [f"def make({', '.join(names)}):", "    d = _new(_Decision)"]
+    for i, name in enumerate(names):
+        namespace[f"_set{i}"] = Decision.__dict__[name].__set__
+        lines.append(f"    _set{i}(d, {name})")
+    lines.append("    return d")
+    exec("\n".join(lines) + "\n", namespace)  # noqa: S102 - built from attrs field names only
+    return namespace["make"]
+
+
+#: ``make_decision(ruleset, now, matched, route, ..., _engine, _message)``, positional
+#: in field order; for the triage engine only.
+make_decision = _fast_constructor()

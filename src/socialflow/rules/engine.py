@@ -26,8 +26,9 @@ from socialflow.rules.decision import (
     Explanation,
     Override,
     RuleTrace,
+    make_decision,
 )
-from socialflow.rules.index import RuleIndex, _conjuncts
+from socialflow.rules.index import RuleIndex, _conjuncts, residual
 
 __all__ = ["TriageEngine"]
 
@@ -38,7 +39,8 @@ class _Rule:
     """A rule ready to run: compiled condition and precomputed outputs."""
 
     __slots__ = (
-        "condition", "evaluate", "name", "outputs", "precedence", "rule", "sets", "stops", "tags",
+        "condition", "evaluate", "name", "needs", "outputs", "precedence", "residual", "rule",
+        "sets", "stops", "tags",
     )  # fmt: skip
 
     def __init__(self, rule: CheckedRule, limits: Limits) -> None:
@@ -49,6 +51,9 @@ class _Rule:
         self.evaluate: Evaluate | None = (
             compile_ast(rule.condition.expr, limits, f"rule {rule.name}") if rule.condition else None
         )
+        #: the condition without the conjuncts the index proves (set by the engine)
+        self.residual: Evaluate | None = self.evaluate
+        self.needs = 0
         outputs: list[tuple[str, Any]] = []
         tags: list[str] = []
         sets: list[tuple[str, Evaluate, str]] = []
@@ -88,6 +93,15 @@ class TriageEngine:
         self.first = program.hit == "first"
         self.input_var = program.input_var
         self.index = RuleIndex([r.condition for r in self.rules], program.input_var)
+        for rule, (needs, proven) in zip(self.rules, self.index.proofs, strict=True):
+            if rule.condition is not None and proven:
+                rest = residual(rule.condition, set(proven))
+                rule.needs = needs
+                rule.residual = (
+                    None if rest is None
+                    else compile_ast(rest, self.limits, f"rule {rule.name} (residual)")
+                )
+        self._path = f"$.{program.input_var}"
         validator = InputValidator(program.schemas)
         self._validate = (
             validator.checker(program.input_schema) if program.input_schema is not None else None
@@ -96,12 +110,12 @@ class TriageEngine:
     # -- the hot path ---------------------------------------------------------------------
     def prepare(self, message: Any, now: datetime) -> tuple[Any, dict[str, Any]]:
         """Validate ``message`` and build the CEL activation."""
-        if not isinstance(now, datetime) or now.tzinfo is None or now.utcoffset() is None:
+        if not isinstance(now, datetime) or now.tzinfo is None:
             raise UsageError("`now` must be a timezone-aware datetime")
         if self.input_var is None:
             return message, {"now": now}
         if self._validate is not None:
-            message = self._validate(message, f"$.{self.input_var}")
+            message = self._validate(message, self._path)
         return message, {self.input_var: message, "now": now}
 
     def triage(self, message: Any, now: datetime, *, strict: bool = False) -> Decision:
@@ -112,26 +126,44 @@ class TriageEngine:
             EvalError: with ``strict``, a condition raised.
         """
         original = message
-        message, activation = self.prepare(message, now)
+        if not isinstance(now, datetime) or now.tzinfo is None:
+            raise UsageError("`now` must be a timezone-aware datetime")
+        validate = self._validate
+        if validate is not None:
+            message = validate(message, self._path)
+        if self.index.indexed:
+            mask, applied = self.index.candidates(message)
+        else:
+            mask, applied = self.index.all, 0
+        if not mask:  # nothing can match: the common case of a large ruleset
+            message_id = message.get("id") if type(message) is dict else None
+            return make_decision(
+                self.program.name, now, (), None, None, "normal", (), None, None, (), None, None,
+                (), (), message_id if type(message_id) is str else None, self, original,
+            )
+        input_var = self.input_var
+        activation = {"now": now} if input_var is None else {input_var: message, "now": now}
         rules = self.rules
-        mask = self.index.candidates(message) if self.index.indexed else self.index.all
         matched: list[str] = []
         decided: dict[str, tuple[Any, str]] = {}
         tags: list[str] = []
-        values: dict[str, Any] = {}
-        errors: list[ConditionError] = []
-        overrides: list[Override] = []
+        values: dict[str, tuple[Any, str]] | None = None
+        errors: list[ConditionError] | None = None
+        overrides: list[Override] | None = None
         while mask:
             low = mask & -mask
             mask ^= low
             rule = rules[low.bit_length() - 1]
-            fn = rule.evaluate
+            needs = rule.needs
+            fn = rule.residual if needs and applied & needs == needs else rule.evaluate
             if fn is not None:
                 try:
                     ok = fn(activation)
                 except EvalError as e:
                     if strict:
                         raise
+                    if errors is None:
+                        errors = []
                     errors.append(ConditionError(rule.name, e.kind, e.message, _where(e)))
                     continue
                 if ok is not True:
@@ -139,11 +171,15 @@ class TriageEngine:
                         error = EvalError("no_matching_overload", "condition is not a bool")
                         if strict:
                             raise error
+                        if errors is None:
+                            errors = []
                         errors.append(ConditionError(rule.name, error.kind, error.message, None))
                     continue
             matched.append(rule.name)
             for output, value in rule.outputs:
                 if output in decided:
+                    if overrides is None:
+                        overrides = []
                     overrides.append(Override(output, rule.name, _show(value), decided[output][1]))
                 else:
                     decided[output] = (value, rule.name)
@@ -151,7 +187,11 @@ class TriageEngine:
                 if tag not in tags:
                     tags.append(tag)
             for name, value_fn, text in rule.sets:
+                if values is None:
+                    values = {}
                 if name in values:
+                    if overrides is None:
+                        overrides = []
                     overrides.append(Override(f"set {name}", rule.name, text, values[name][1]))
                     continue
                 try:
@@ -159,42 +199,44 @@ class TriageEngine:
                 except EvalError as e:
                     if strict:
                         raise
+                    if errors is None:
+                        errors = []
                     errors.append(ConditionError(rule.name, e.kind, e.message, _where(e)))
             if rule.stops or self.first:
                 break
-        return self._decision(original, message, now, matched, decided, tags, values, errors,
-                              overrides)
-
-    def _decision(self, original: Any, message: Any, now: datetime, matched: list[str],
-                  decided: dict[str, tuple[Any, str]], tags: list[str],
-                  values: dict[str, tuple[Any, str]], errors: list[ConditionError],
-                  overrides: list[Override]) -> Decision:
         program = self.program
-        response = decided.get("response")
-        sla_name = decided.get("sla")
-        escalation_name = decided.get("escalate")
-        priority = decided.get("priority")
-        route = decided.get("route")
-        assign = decided.get("assign")
-        message_id = message.get("id") if isinstance(message, Mapping) else None
-        return Decision(
-            ruleset=program.name,
-            now=now,
-            matched=tuple(matched),
-            route=route[0] if route else None,
-            assign=assign[0] if assign else None,
-            priority=priority[0] if priority else "normal",
-            tags=tuple(tags),
-            response=response[0][0] if response else None,
-            response_text=response[0][1] if response else None,
-            values=tuple((k, v[0]) for k, v in values.items()),
-            sla=program.slas[sla_name[0]].deadlines(now) if sla_name else None,
-            escalation=program.escalations[escalation_name[0]].plan(now) if escalation_name else None,
-            errors=tuple(errors),
-            overrides=tuple(overrides),
-            message_id=message_id if isinstance(message_id, str) else None,
-            engine=self,
-            message=original,
+        route = priority = assign = response = None
+        sla = escalation = None
+        if decided:
+            route = decided.get("route")
+            priority = decided.get("priority")
+            assign = decided.get("assign")
+            response = decided.get("response")
+            sla_name = decided.get("sla")
+            if sla_name is not None:
+                sla = program.slas[sla_name[0]].deadlines(now)
+            escalation_name = decided.get("escalate")
+            if escalation_name is not None:
+                escalation = program.escalations[escalation_name[0]].plan(now)
+        message_id = message.get("id") if type(message) is dict else None
+        return make_decision(
+            program.name,
+            now,
+            tuple(matched),
+            route[0] if route else None,
+            assign[0] if assign else None,
+            priority[0] if priority else "normal",
+            tuple(tags),
+            response[0][0] if response else None,
+            response[0][1] if response else None,
+            tuple((k, v[0]) for k, v in values.items()) if values else (),
+            sla,
+            escalation,
+            tuple(errors) if errors else (),
+            tuple(overrides) if overrides else (),
+            message_id if type(message_id) is str else None,
+            self,
+            original,
         )
 
     # -- explanations ---------------------------------------------------------------------
@@ -202,7 +244,7 @@ class TriageEngine:
         """Re-evaluate ``message`` with tracing: every rule, and why."""
         decision = self.triage(message, now)
         message, activation = self.prepare(message, now)
-        candidates = self.index.candidates(message) if self.index.indexed else self.index.all
+        candidates = self.index.candidates(message)[0] if self.index.indexed else self.index.all
         traces: list[RuleTrace] = []
         decided: dict[str, tuple[str, str]] = {}
         values_set: dict[str, str] = {}

@@ -37,6 +37,10 @@ from socialflow.cel import ast as cel_ast
 
 __all__ = ["RuleIndex"]
 
+#: Below this many constrained candidates, scanning the text costs more than
+#: letting the conditions test it.
+_DIRECT: Final = 2
+
 _TEXT_FUNCTIONS: Final = frozenset({"contains", "containsAny", "containsWord", "containsAnyWord"})
 
 
@@ -69,12 +73,47 @@ def _strings(expr: cel_ast.Expr) -> tuple[str, ...] | None:
     return None
 
 
+TextKey = tuple[tuple[str, ...], bool]
+
+
+def covered(expr: cel_ast.Expr | None, root: str | None) -> dict[Any, list[int]]:
+    """For each constraint key (an equality path, or a case-sensitive text key),
+    the indexes of the conjuncts it proves true when the rule survives it."""
+    out: dict[Any, list[int]] = {}
+    if expr is None or root is None:
+        return out
+    for j, conjunct in enumerate(_conjuncts(expr)):
+        equal, text = analyse(conjunct, root)
+        for path in equal:
+            out.setdefault(("equal", path), []).append(j)
+        for key in text:
+            if not key[1]:  # a case-folded scan proves only a necessary condition
+                out.setdefault(("text", key), []).append(j)
+    return out
+
+
+def residual(expr: cel_ast.Expr, proven: set[int]) -> cel_ast.Expr | None:
+    """``expr`` without the conjuncts in ``proven`` (``None``: nothing left, always true)."""
+    rest = [c for j, c in enumerate(_conjuncts(expr)) if j not in proven]
+    if not rest:
+        return None
+    out = rest[0]
+    for c in rest[1:]:
+        out = cel_ast.Call("_&&_", (out, c), expr.span)
+    return out
+
+
 def analyse(expr: cel_ast.Expr | None, root: str | None) -> tuple[
-    dict[tuple[str, ...], frozenset[str]], dict[tuple[str, ...], tuple[str, ...]]
+    dict[tuple[str, ...], frozenset[str]], dict[TextKey, tuple[str, ...]]
 ]:
-    """The equality and text constraints a condition's conjuncts impose."""
+    """The equality and text constraints a condition's conjuncts impose.
+
+    Text constraints are keyed by (field path, folded): case-sensitive tests
+    (``contains``, ``containsAny``) are matched on the raw text, whole-word
+    tests (case-insensitive) on the case-folded text.
+    """
     equal: dict[tuple[str, ...], frozenset[str]] = {}
-    text: dict[tuple[str, ...], tuple[str, ...]] = {}
+    text: dict[TextKey, tuple[str, ...]] = {}
     if expr is None or root is None:
         return equal, text
     for conjunct in _conjuncts(expr):
@@ -97,27 +136,35 @@ def analyse(expr: cel_ast.Expr | None, root: str | None) -> tuple[
             words = _strings(args[0])
             if fn in ("contains", "containsWord") and not isinstance(args[0], cel_ast.Literal):
                 words = None
-            if path is not None and words and all(words) and path not in text:
-                text[path] = tuple(w.casefold() for w in words)
+            folded = fn in ("containsWord", "containsAnyWord")
+            if path is not None and words and all(words) and (path, folded) not in text:
+                text[(path, folded)] = tuple(w.casefold() for w in words) if folded else words
     return equal, text
 
 
 class _EqualDimension:
-    __slots__ = ("by_value", "free", "path")
+    __slots__ = ("bit", "by_value", "free", "key", "path")
 
-    def __init__(self, path: tuple[str, ...], free: int, by_value: dict[str, int]) -> None:
+    def __init__(self, path: tuple[str, ...], free: int, by_value: dict[str, int], bit: int) -> None:
         self.path = path
+        self.key = path[0] if len(path) == 1 else None
         self.free = free
         self.by_value = by_value
+        self.bit = bit
 
 
 class _TextDimension:
-    __slots__ = ("automaton", "free", "path")
+    __slots__ = ("automaton", "bit", "constrained", "folded", "free", "key", "path")
 
-    def __init__(self, path: tuple[str, ...], free: int, automaton: Any) -> None:
+    def __init__(self, path: tuple[str, ...], folded: bool, free: int, automaton: Any,
+                 bit: int, everything: int) -> None:
         self.path = path
+        self.key = path[0] if len(path) == 1 else None
+        self.folded = folded
         self.free = free
+        self.constrained = everything & ~free
         self.automaton = automaton
+        self.bit = bit
 
 
 class RuleIndex:
@@ -127,13 +174,13 @@ class RuleIndex:
         n = len(conditions)
         self.all = (1 << n) - 1
         equal_by_path: dict[tuple[str, ...], dict[int, frozenset[str]]] = {}
-        text_by_path: dict[tuple[str, ...], dict[int, tuple[str, ...]]] = {}
+        text_by_path: dict[TextKey, dict[int, tuple[str, ...]]] = {}
         for i, condition in enumerate(conditions):
             equal, text = analyse(condition, root)
             for path, values in equal.items():
                 equal_by_path.setdefault(path, {})[i] = values
-            for path, words in text.items():
-                text_by_path.setdefault(path, {})[i] = words
+            for key, words in text.items():
+                text_by_path.setdefault(key, {})[i] = words
         self.equal: list[_EqualDimension] = []
         for path in sorted(equal_by_path):
             constrained = equal_by_path[path]
@@ -142,10 +189,10 @@ class RuleIndex:
                 for value in sorted(values):
                     by_value[value] = by_value.get(value, 0) | (1 << i)
             free = self.all & ~sum(1 << i for i in constrained)
-            self.equal.append(_EqualDimension(path, free, by_value))
+            self.equal.append(_EqualDimension(path, free, by_value, 1 << len(self.equal)))
         self.text: list[_TextDimension] = []
-        for path in sorted(text_by_path):
-            constrained_text = text_by_path[path]
+        for key in sorted(text_by_path):
+            constrained_text = text_by_path[key]
             automaton = ahocorasick.Automaton()
             masks: dict[str, int] = {}
             for i, words in constrained_text.items():
@@ -155,30 +202,58 @@ class RuleIndex:
                 automaton.add_word(word, masks[word])
             automaton.make_automaton()
             free = self.all & ~sum(1 << i for i in constrained_text)
-            self.text.append(_TextDimension(path, free, automaton))
+            bit = 1 << (len(equal_by_path) + len(self.text))
+            self.text.append(_TextDimension(key[0], key[1], free, automaton, bit, self.all))
         self.indexed = bool(self.equal or self.text)
+        # dims are numbered: equality dims first, then text dims
+        dim_keys: list[Any] = [("equal", d.path) for d in self.equal]
+        dim_keys += [("text", (d.path, d.folded)) for d in self.text]
+        #: per rule: (bitmask of the dims that prove conjuncts, the proven conjunct indexes)
+        self.proofs: list[tuple[int, frozenset[int]]] = []
+        for condition in conditions:
+            proofs = covered(condition, root)
+            needs = 0
+            proven: set[int] = set()
+            for k, key in enumerate(dim_keys):
+                if key in proofs:
+                    needs |= 1 << k
+                    proven.update(proofs[key])
+            self.proofs.append((needs, frozenset(proven)))
 
-    def candidates(self, message: Any) -> int:
-        """The bitmask of rules that may match ``message``."""
+    def candidates(self, message: Any) -> tuple[int, int]:
+        """``(mask, applied)``: the bitmask of rules that may match ``message``, and
+        the bitmask of dimensions that were applied (a rule whose proving
+        dimensions were all applied may skip the conjuncts they proved)."""
         mask = self.all
+        applied = 0
+        plain = type(message) is dict
         for dim in self.equal:
-            value = _get(message, dim.path)
+            value = message.get(dim.key) if plain and dim.key is not None else _get(message, dim.path)
             if type(value) is str:
                 mask &= dim.free | dim.by_value.get(value, 0)
+                applied |= dim.bit
         for tdim in self.text:
-            value = _get(message, tdim.path)
+            if not mask & (mask - 1) or (mask & tdim.constrained).bit_count() <= _DIRECT:
+                # at most one candidate left, or too few behind this automaton:
+                # the conditions' own text tests are cheaper than a scan
+                break
+            value = message.get(tdim.key) if plain and tdim.key is not None else _get(message, tdim.path)
             if type(value) is str:
                 found = tdim.free
-                for _, word_mask in tdim.automaton.iter(value.casefold()):
+                for _, word_mask in tdim.automaton.iter(value.casefold() if tdim.folded else value):
                     found |= word_mask
                 mask &= found
-        return mask
+                applied |= tdim.bit
+        return mask, applied
 
     def describe(self) -> dict[str, Any]:
         """What was indexed (for docs, debugging and tests)."""
         return {
             "equal": {".".join(d.path): sorted(d.by_value) for d in self.equal},
-            "text": {".".join(d.path): len(d.automaton) for d in self.text},
+            "text": {
+                ".".join(d.path) + (" (case-folded)" if d.folded else ""): len(d.automaton)
+                for d in self.text
+            },
         }
 
 
