@@ -14,6 +14,7 @@ from os import PathLike
 from pathlib import Path
 from typing import Any
 
+from socialflow.access.engine import Access
 from socialflow.cel.limits import Limits
 from socialflow.dsl import ast
 from socialflow.dsl.checker import check_modules
@@ -64,6 +65,21 @@ class Bundle:
     def explain(self, message: Any, now: datetime) -> Explanation:
         """Every rule's outcome for ``message`` and why."""
         return self.engine.explain(message, now)
+
+    def access(
+        self,
+        nodes: Iterable[Any],
+        grants: Iterable[Any],
+        principals: Iterable[Any],
+    ) -> Access:
+        """An :class:`~socialflow.access.engine.Access` for this policy and the
+        host's records (records or JSON-shaped mappings).
+
+        Raises:
+            InputError: a record is wrong (unknown role, node or group, a cycle
+                in the tree, a duplicate id), naming the record.
+        """
+        return Access(self.program, nodes, grants, principals, self._limits)
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (_rebuild, (self._sources, self._limits))

@@ -340,8 +340,8 @@ class Calendar:
 
     def is_open(self, now: datetime) -> bool:
         """Whether ``now`` lies in an opening interval (opening included, closing not)."""
-        walk = _Walk(self._usable(), self)
         instant = _to_us(now, "now")
+        walk = _Walk(self._usable(), self)
         first = walk.local_ordinal(instant)
         return any(
             start <= instant < end
@@ -356,8 +356,9 @@ class Calendar:
             UsageError: ``now`` is naive, the calendar has problems, or it does
                 not open within :data:`HORIZON_DAYS` days.
         """
+        instant = _to_us(now, "now")
         walk = _Walk(self._usable(), self)
-        return _from_us(walk.next_open(_to_us(now, "now")))
+        return _from_us(walk.next_open(instant))
 
     def add(self, now: datetime, duration: timedelta) -> datetime:
         """The instant at which ``duration`` of open time has elapsed since ``now``.
@@ -511,9 +512,16 @@ class _Walk:
         return offset
 
     def limit(self, ordinal: int) -> int:
+        """The last local day a search starting on day ``ordinal`` may look at."""
         closed = self._calendar._closed_ordinals
         last = max(ordinal, closed[-1]) if closed else ordinal
         return min(last + HORIZON_DAYS, _MAX_ORDINAL)
+
+    def not_found(self, what: str, limit: int) -> UsageError:
+        name = self._calendar.name
+        if limit == _MAX_ORDINAL:
+            return UsageError(f"{what} of calendar `{name}` is outside the supported date range")
+        return UsageError(f"{what} of calendar `{name}` lies more than {HORIZON_DAYS} days ahead")
 
     # -- the three walks -----------------------------------------------------------------
 
@@ -525,17 +533,18 @@ class _Walk:
                 if end > instant:
                     return max(start, instant)
             ordinal += 1
-        raise UsageError(
-            f"calendar `{self._calendar.name}` does not open within {HORIZON_DAYS} days"
-        )
+        raise self.not_found("the next opening", limit)
 
     def advance(self, instant: int, remaining: int) -> int:
         """The first instant at which ``remaining`` (> 0) open µs have elapsed."""
         week = self._calendar._week_us
         ordinal = self.local_ordinal(instant) - 1
         limit = self.limit(ordinal)
+        if remaining > (limit + 2 - ordinal) * _US_PER_DAY:
+            # More open time than there is time of any kind before the limit.
+            raise self.not_found("the deadline", limit)
         while ordinal <= limit:
-            if remaining > week and (ordinal - 1) % 7 == 0:
+            if remaining > week and (ordinal - 1) % 7 == 0 and ordinal + 7 <= limit:
                 offset = self.plain_week(ordinal)
                 base = (ordinal - _EPOCH_ORDINAL) * _US_PER_DAY
                 if offset is not None and base - offset >= instant:
@@ -551,10 +560,7 @@ class _Walk:
                     return start + remaining
                 remaining -= end - start
             ordinal += 1
-        raise UsageError(
-            f"the deadline lies more than {HORIZON_DAYS} days ahead in calendar "
-            f"`{self._calendar.name}`"
-        )
+        raise self.not_found("the deadline", limit)
 
     def open_between(self, first: int, last: int) -> int:
         if first == last:

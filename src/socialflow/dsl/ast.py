@@ -15,12 +15,14 @@ from socialflow.cel import ast as cel_ast
 from socialflow.source import Span
 
 __all__ = [
+    "AccessRuleDecl",
     "Action",
     "CalendarDecl",
     "CelText",
     "DaySpec",
     "DurationLit",
     "EscalationDecl",
+    "ExclusiveDecl",
     "Expectation",
     "FieldDecl",
     "InputDecl",
@@ -28,8 +30,10 @@ __all__ = [
     "Module",
     "Name",
     "OpenDecl",
+    "PermissionDecl",
     "QueueDecl",
     "RepeatDecl",
+    "RoleDecl",
     "RuleDecl",
     "RulesetDecl",
     "SchemaDecl",
@@ -235,9 +239,42 @@ class TestDecl:
     span: Span = attrs.field(eq=False, repr=False)
 
 
+@attrs.frozen
+class PermissionDecl:
+    names: tuple[Name, ...]
+    span: Span = attrs.field(eq=False, repr=False)
+
+
+@attrs.frozen
+class RoleDecl:
+    name: Name
+    extends: tuple[Name, ...]
+    #: permission names; ``*`` stands for every permission
+    permissions: tuple[Name, ...]
+    span: Span = attrs.field(eq=False, repr=False)
+
+
+@attrs.frozen
+class AccessRuleDecl:
+    """``permit P when C`` or ``forbid P when C`` (no ``when``: always)."""
+
+    effect: str  # "permit" | "forbid"
+    permissions: tuple[Name, ...]
+    when: CelText | None
+    span: Span = attrs.field(eq=False, repr=False)
+
+
+@attrs.frozen
+class ExclusiveDecl:
+    """``exclusive a, b``: separation of duties."""
+
+    permissions: tuple[Name, ...]
+    span: Span = attrs.field(eq=False, repr=False)
+
+
 Decl = (
     RulesetDecl | SchemaDecl | InputDecl | QueueDecl | CalendarDecl | SlaDecl | EscalationDecl
-    | RuleDecl | TestDecl
+    | RuleDecl | TestDecl | PermissionDecl | RoleDecl | AccessRuleDecl | ExclusiveDecl
 )  # fmt: skip
 
 

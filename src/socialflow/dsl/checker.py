@@ -20,7 +20,14 @@ from socialflow.cel import ast as cel_ast
 from socialflow.cel.checker import check as check_cel
 from socialflow.cel.types import ObjectType, parse_type
 from socialflow.dsl import ast
-from socialflow.dsl.program import PRIORITIES, CheckedProgram, CheckedRule, Schema, SchemaField
+from socialflow.dsl.program import (
+    PRIORITIES,
+    AccessRule,
+    CheckedProgram,
+    CheckedRule,
+    Schema,
+    SchemaField,
+)
 from socialflow.errors import CheckError, Diagnostic, Severity, UsageError
 from socialflow.escalation import EscalationLevel, EscalationPolicy, EscalationTarget
 from socialflow.sla import SlaPolicy
@@ -189,6 +196,7 @@ class _Checker:
         for test in tests:
             self.test(test, input_var, queues, slas, escalations, rules, declarations)
         self.lint_unused(queues, calendars, slas, escalations, schemas, input_schema)
+        permissions, roles, access_rules, exclusives = self.access(decls)
 
         if self.d.errors:
             return None
@@ -207,7 +215,69 @@ class _Checker:
             tests=tuple(tests),
             warnings=(),
             declarations=declarations,
+            permissions=permissions,
+            roles=roles,
+            access_rules=access_rules,
+            exclusives=exclusives,
         )
+
+    # -- access policy --------------------------------------------------------------------
+    def access(self, decls: list[ast.Decl]) -> tuple[
+        tuple[str, ...], dict[str, frozenset[str]], tuple[AccessRule, ...], tuple[tuple[str, ...], ...]
+    ]:
+        names = [n for d in decls if isinstance(d, ast.PermissionDecl) for n in d.names]
+        permissions = self.collect("permission", names, lambda n: n)
+        declared = tuple(permissions)
+        role_decls = self.collect("role", [d for d in decls if isinstance(d, ast.RoleDecl)], lambda r: r.name)
+
+        def perms_of(refs: Iterable[ast.Name]) -> set[str]:
+            out: set[str] = set()
+            for ref in refs:
+                if ref.text == "*":
+                    out.update(declared)
+                elif self.resolve("permission", ref, permissions, "undeclared_permission"):
+                    out.add(ref.text)
+            return out
+
+        direct = {name: perms_of(r.permissions) for name, r in role_decls.items()}
+        roles: dict[str, frozenset[str]] = {}
+        for name, decl in role_decls.items():
+            for parent in decl.extends:
+                self.resolve("role", parent, role_decls, "undeclared_role")
+            expanded: set[str] = set()
+            stack = [(name, (name,))]
+            seen: set[str] = set()
+            while stack:
+                current, chain = stack.pop()
+                if current in seen:
+                    continue
+                seen.add(current)
+                expanded |= direct.get(current, set())
+                for parent in role_decls[current].extends if current in role_decls else ():
+                    if parent.text == name:
+                        self.d.error(
+                            "role_cycle",
+                            f"role `{name}` extends itself: {' -> '.join((*chain, name))}",
+                            decl.name.span,
+                        )
+                        continue
+                    stack.append((parent.text, (*chain, parent.text)))
+            roles[name] = frozenset(expanded)
+        rules: list[AccessRule] = []
+        access_declarations = {"principal": "dyn", "resource": "dyn", "action": "string", "now": "timestamp"}
+        for index, decl in enumerate(d for d in decls if isinstance(d, ast.AccessRuleDecl)):
+            perms = perms_of(decl.permissions)
+            if decl.when is not None:
+                self.cel(decl.when, access_declarations, want_bool=True)
+            rules.append(AccessRule(decl.effect, frozenset(perms), decl.when, index, decl.span))
+        exclusives: list[tuple[str, ...]] = []
+        for decl in decls:
+            if isinstance(decl, ast.ExclusiveDecl):
+                perms = perms_of(decl.permissions)
+                if len(perms) < 2:
+                    self.d.error("invalid_exclusive", "`exclusive` needs at least two different permissions", decl.span)
+                exclusives.append(tuple(sorted(perms)))
+        return declared, roles, tuple(rules), tuple(exclusives)
 
     # -- schemas --------------------------------------------------------------------------
     def schemas(self, schemas: dict[str, ast.SchemaDecl]) -> dict[str, Schema]:

@@ -124,6 +124,28 @@ class _Builder:
             return self.rule(node)
         if kind == "test_decl":
             return self.test(node)
+        if kind == "permission_decl":
+            return ast.PermissionDecl(tuple(self.name(k) for k in kids), span)
+        if kind == "role_decl":
+            name, extends, perms = kids
+            return ast.RoleDecl(
+                self.name(name),
+                tuple(self.name(k) for k in _kids(extends)) if extends is not None else (),
+                tuple(self.name(k) for k in _kids(perms) if k is not None) if perms is not None else (),
+                span,
+            )
+        if kind == "access_rule_decl":
+            effect, *rest = kids
+            when = rest[-1]
+            perms = [k for k in rest[:-1] if k is not None]
+            return ast.AccessRuleDecl(
+                str(effect),
+                tuple(self.name(k) for k in perms),
+                None if when is None else self.cel(when),
+                span,
+            )
+        if kind == "exclusive_decl":
+            return ast.ExclusiveDecl(tuple(self.name(k) for k in kids), span)
         raise AssertionError(kind)  # pragma: no cover - the grammar has no other declarations
 
     def field(self, node: Tree[Any]) -> ast.FieldDecl:

@@ -18,7 +18,7 @@ from socialflow.escalation import EscalationPolicy
 from socialflow.sla import SlaPolicy
 from socialflow.source import Span
 
-__all__ = ["CheckedProgram", "CheckedRule", "Schema", "SchemaField"]
+__all__ = ["AccessRule", "CheckedProgram", "CheckedRule", "Schema", "SchemaField"]
 
 #: Priorities in increasing order.
 PRIORITIES = ("low", "normal", "high", "urgent")
@@ -63,6 +63,22 @@ class CheckedRule:
 
 
 @attrs.frozen
+class AccessRule:
+    """A checked ``permit``/``forbid``; ``index`` is its position in source order."""
+
+    effect: str
+    permissions: frozenset[str]
+    condition: ast.CelText | None
+    index: int
+    span: Span = attrs.field(eq=False, repr=False)
+
+    def describe(self) -> str:
+        perms = ", ".join(sorted(self.permissions))
+        when = f" when {self.condition.text}" if self.condition is not None else ""
+        return f"{self.effect} {perms}{when}"
+
+
+@attrs.frozen
 class CheckedProgram:
     """Everything the engines need, resolved and validated."""
 
@@ -81,3 +97,10 @@ class CheckedProgram:
     warnings: tuple[Diagnostic, ...]
     #: CEL declarations for conditions: input var and ``now``.
     declarations: Mapping[str, Any] = attrs.field(eq=False, repr=False)
+    #: declared permissions, in declaration order
+    permissions: tuple[str, ...] = ()
+    #: role -> every permission it holds (``extends`` and ``*`` expanded)
+    roles: Mapping[str, frozenset[str]] = attrs.field(factory=dict)
+    access_rules: tuple[AccessRule, ...] = ()
+    #: separation-of-duties sets (``exclusive a, b``)
+    exclusives: tuple[tuple[str, ...], ...] = ()

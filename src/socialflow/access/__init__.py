@@ -1,0 +1,1 @@
+"""The access model: organisation tree, principals, grants -> permission checks."""
