@@ -23,6 +23,10 @@ _ASCII_LOWER: Final = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklm
 _ASCII_UPPER: Final = str.maketrans("abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
 
+def _article(word: str) -> str:
+    return f"an {word}" if word[:1] in "aeiou" else f"a {word}"
+
+
 def _no_overload(name: str, *args: Any) -> NoReturn:
     kinds = ", ".join(type_name(a) for a in args)
     raise EvalError(
@@ -43,7 +47,7 @@ def _str_list(name: str, s: Any, items: Any) -> tuple[str, Sequence[str]]:
     for item in items:
         if not isinstance(item, str):
             raise EvalError(
-                "invalid_argument", f"`{name}` needs a list of strings, found a {type_name(item)}"
+                "invalid_argument", f"`{name}` needs a list of strings, found {_article(type_name(item))}"
             )
     return text, items
 
@@ -156,7 +160,7 @@ def join(items: Any, sep: Any = "") -> str:
     for item in items:
         if not isinstance(item, str):
             raise EvalError(
-                "invalid_argument", f"`join` needs a list of strings, found a {type_name(item)}"
+                "invalid_argument", f"`join` needs a list of strings, found {_article(type_name(item))}"
             )
     return str(sep).join(items)
 

@@ -341,7 +341,7 @@ def select(operand: Any, field: str) -> Any:
         try:
             return operand[field]
         except KeyError:
-            raise EvalError("no_such_key", f"no such key: '{field}'") from None
+            raise EvalError("no_such_key", f"no such key: `{field}`") from None
     raise EvalError(
         "no_such_field",
         f"type `{type_name(operand)}` does not support field selection (`.{field}`)",
@@ -376,7 +376,7 @@ def _check_key_type(key: Any) -> None:
 
 def _show_key(key: Any) -> str:
     if type(key) is str:
-        return repr(key)
+        return f"`{key}`"
     if type(key) is bool:
         return "true" if key else "false"
     return str(key)

@@ -1,0 +1,354 @@
+"""``socialflow check|test|triage|explain``: the rule-file sub-commands.
+
+Registered into :mod:`socialflow.cli`'s registry.  Like the rest of the CLI,
+this is where files are read and written; the library calls are pure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Final, TextIO
+
+import socialflow as sf
+from socialflow import serde
+from socialflow.bundle import Bundle, loads_many, read_sources
+from socialflow.cel.values import parse_timestamp
+from socialflow.cli import (
+    EXIT_OK,
+    EXIT_USAGE,
+    Command,
+    CommandFailed,
+    parse_json,
+    register,
+)
+from socialflow.errors import Diagnostic, EvalError, Severity
+from socialflow.rules.tests import run_tests
+
+__all__: list[str] = []
+
+#: Exit status of `test` with failing tests and of `triage` with rejected lines.
+EXIT_FAILED: Final = 1
+
+
+def _load(paths: list[str], strict: bool = False) -> Bundle:
+    try:
+        sources = read_sources(paths)
+    except sf.UsageError as e:
+        raise CommandFailed(f"error: {e}") from None
+    except OSError as e:
+        raise CommandFailed(f"error: cannot read rules: {e}") from None
+    try:
+        return loads_many(sources, strict=strict)
+    except sf.SourceError as e:
+        raise CommandFailed(_render_all(e.diagnostics), EXIT_USAGE) from None
+
+
+def _render_all(diagnostics: tuple[Diagnostic, ...]) -> str:
+    errors = sum(d.severity is Severity.ERROR for d in diagnostics)
+    warnings = len(diagnostics) - errors
+    body = "\n\n".join(d.render() for d in diagnostics)
+    return f"{body}\n\n{_count(errors, 'error')}, {_count(warnings, 'warning')}"
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
+# -- check --------------------------------------------------------------------------------
+
+
+def _configure_check(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("paths", nargs="+", metavar="PATH", help="rule files or folders of *.sf")
+    parser.add_argument("--strict", action="store_true", help="treat warnings as errors")
+
+
+def _run_check(args: argparse.Namespace) -> int:
+    bundle = _load(args.paths, strict=args.strict)
+    program = bundle.program
+    for warning in bundle.warnings:
+        print(warning.render(), end="\n\n")
+    print(
+        f"ok: ruleset {program.name} ({program.hit}): {_count(len(program.rules), 'rule')}, "
+        f"{_count(len(program.tests), 'test')}, {_count(len(bundle.warnings), 'warning')}"
+    )
+    return EXIT_OK
+
+
+# -- test ---------------------------------------------------------------------------------
+
+
+def _configure_test(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("paths", nargs="+", metavar="PATH", help="rule files or folders of *.sf")
+    parser.add_argument("-q", "--quiet", action="store_true", help="print failures and the summary only")
+
+
+def _run_test(args: argparse.Namespace) -> int:
+    started = time.perf_counter()
+    bundle = _load(args.paths)
+    results = run_tests(bundle)
+    failed = [r for r in results if not r.passed]
+    for result in results:
+        if not args.quiet or not result.passed:
+            print(f"{result.location}: {result.name} {'PASSED' if result.passed else 'FAILED'}")
+    for result in failed:
+        print(f"\n___ {result.name} ___")
+        for failure in result.failures:
+            print(f"    {failure}")
+    elapsed = time.perf_counter() - started
+    passed = len(results) - len(failed)
+    print(f"\n{passed} passed, {len(failed)} failed in {elapsed:.2f}s")
+    return EXIT_FAILED if failed or not results else EXIT_OK
+
+
+# -- triage -------------------------------------------------------------------------------
+
+
+def _configure_triage(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("rules", metavar="RULES", help="a rule file or a folder of *.sf files")
+    parser.add_argument("input", metavar="INPUT.jsonl", help="one JSON message per line (`-`: stdin)")
+    parser.add_argument("-o", "--output", metavar="OUT.jsonl", help="decisions (default: stdout)")
+    parser.add_argument(
+        "--now", metavar="TIMESTAMP",
+        help="triage every message at this RFC 3339 time (default: each message's received_at)",
+    )
+    parser.add_argument(
+        "--rejects", metavar="FILE",
+        help="where rejected lines go (default: OUT.rejects.jsonl, or rejects.jsonl with stdout)",
+    )
+    parser.add_argument(
+        "--allow-rejects", action="store_true",
+        help="exit 0 even when lines were rejected (they are still reported and written)",
+    )
+    parser.add_argument("--strict", action="store_true", help="a condition error rejects the message")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    parser.add_argument("--no-summary", action="store_true", help="no summary table at the end")
+
+
+def _lines(path: str) -> Iterator[tuple[int, str]]:
+    if path == "-":
+        for number, line in enumerate(sys.stdin, 1):
+            yield number, line
+        return
+    try:
+        handle = Path(path).open(encoding="utf-8")  # noqa: SIM115 - closed below
+    except FileNotFoundError:
+        raise CommandFailed(f"error: input `{path}` does not exist") from None
+    except OSError as e:
+        raise CommandFailed(f"error: cannot read input `{path}`: {e.strerror}") from None
+    with handle:
+        try:
+            yield from enumerate(handle, 1)
+        except UnicodeDecodeError as e:
+            raise CommandFailed(f"error: input `{path}` is not UTF-8 text (byte {e.start + 1})") from None
+
+
+class _Progress:
+    def __init__(self, stream: TextIO, total: int | None) -> None:
+        self.stream = stream
+        self.total = total
+        self.last = 0.0
+        self.started = time.perf_counter()
+
+    def update(self, done: int, final: bool = False) -> None:
+        now = time.perf_counter()
+        if not final and now - self.last < 0.1:
+            return
+        self.last = now
+        rate = done / max(now - self.started, 1e-9)
+        if self.total:
+            width = 30
+            filled = int(width * done / self.total)
+            bar = "#" * filled + "-" * (width - filled)
+            text = f"\r[{bar}] {done}/{self.total} messages ({rate:,.0f}/s)"
+        else:
+            text = f"\r{done} messages ({rate:,.0f}/s)"
+        self.stream.write(text + ("\n" if final else ""))
+        self.stream.flush()
+
+
+def _count_lines(path: str) -> int | None:
+    if path == "-":
+        return None
+    try:
+        with Path(path).open("rb") as f:
+            return sum(1 for _ in f)
+    except OSError:
+        return None
+
+
+def _run_triage(args: argparse.Namespace) -> int:
+    bundle = _load([args.rules])
+    fixed_now: datetime | None = None
+    if args.now is not None:
+        try:
+            fixed_now = parse_timestamp(args.now)
+        except EvalError as e:
+            raise CommandFailed(f"error: --now: {e.message}") from None
+    out_path = Path(args.output) if args.output else None
+    rejects_path = Path(args.rejects) if args.rejects else (
+        out_path.with_suffix(".rejects.jsonl") if out_path else Path("rejects.jsonl")
+    )
+    show_progress = not args.no_progress and sys.stderr.isatty()
+    progress = _Progress(sys.stderr, _count_lines(args.input)) if show_progress else None
+    started = time.perf_counter()
+    stats: dict[str, Counter[str]] = {k: Counter() for k in ("route", "priority", "response", "rule")}
+    total = accepted = condition_errors = 0
+    rejected: list[dict[str, Any]] = []
+    out: TextIO = out_path.open("w", encoding="utf-8") if out_path else sys.stdout
+    try:
+        for number, raw in _lines(args.input):
+            text = raw.strip()
+            if not text:
+                continue
+            total += 1
+            reject = _triage_line(bundle, number, text, fixed_now, args.strict)
+            if isinstance(reject, dict):
+                rejected.append(reject)
+                sys.stderr.write(("\n" if progress else "") + f"line {number}: rejected: {reject['error']}\n")
+            else:
+                accepted += 1
+                decision = reject
+                out.write(serde.dumps(decision) + "\n")
+                stats["route"][decision.route or "(none)"] += 1
+                stats["priority"][decision.priority] += 1
+                stats["response"][decision.response or "(undecided)"] += 1
+                for rule in decision.matched:
+                    stats["rule"][rule] += 1
+                condition_errors += len(decision.errors)
+            if progress is not None:
+                progress.update(total)
+    finally:
+        if out_path:
+            out.close()
+    if progress is not None:
+        progress.update(total, final=True)
+    if rejected:
+        with rejects_path.open("w", encoding="utf-8") as f:
+            for item in rejected:
+                f.write(json.dumps(item, ensure_ascii=False, sort_keys=True) + "\n")
+    elapsed = time.perf_counter() - started
+    if not args.no_summary:
+        _summary(sys.stderr, total, accepted, rejected, condition_errors, stats, elapsed,
+                 rejects_path if rejected else None)
+    if rejected and not args.allow_rejects:
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def _triage_line(bundle: Bundle, number: int, text: str, fixed_now: datetime | None,
+                 strict: bool) -> Any:
+    def reject(error: str) -> dict[str, Any]:
+        return {"line": number, "error": error, "input": text}
+
+    try:
+        message = parse_json(text, f"line {number}")
+    except CommandFailed as e:
+        return reject(e.message.removeprefix("error: ").removeprefix(f"line {number}: "))
+    if not isinstance(message, dict):
+        return reject("expected a JSON object")
+    now = fixed_now
+    if now is None:
+        received = message.get("received_at")
+        if not isinstance(received, str):
+            return reject("no `received_at` to triage at (or pass --now)")
+        try:
+            now = parse_timestamp(received)
+        except EvalError as e:
+            return reject(f"`received_at`: {e.message}")
+    try:
+        return bundle.triage(message, now, strict=strict)
+    except sf.InputError as e:
+        return reject(str(e))
+    except EvalError as e:
+        return reject(f"condition error: {e}")
+
+
+def _summary(stream: TextIO, total: int, accepted: int, rejected: list[dict[str, Any]],
+             condition_errors: int, stats: dict[str, Counter[str]], elapsed: float,
+             rejects_path: Path | None) -> None:
+    w = stream.write
+    w(f"\ntriaged {accepted} of {total} messages in {elapsed:.2f}s"
+      f" ({accepted / max(elapsed, 1e-9):,.0f}/s); rejected {len(rejected)}; "
+      f"condition errors {condition_errors}\n")
+    for title, key in (("route", "route"), ("priority", "priority"), ("response", "response")):
+        w(f"\n{title:<24} {'messages':>8}\n")
+        for name, count in sorted(stats[key].items(), key=lambda kv: (-kv[1], kv[0])):
+            w(f"  {name:<22} {count:>8}\n")
+    if stats["rule"]:
+        w(f"\n{'top rules':<24} {'matched':>8}\n")
+        for name, count in sorted(stats["rule"].items(), key=lambda kv: (-kv[1], kv[0]))[:10]:
+            w(f"  {name:<22} {count:>8}\n")
+    if rejects_path is not None:
+        lines = ", ".join(str(r["line"]) for r in rejected[:10])
+        more = f" and {len(rejected) - 10} more" if len(rejected) > 10 else ""
+        w(f"\nrejected lines {lines}{more}: written to {rejects_path}\n")
+
+
+# -- explain ------------------------------------------------------------------------------
+
+
+def _configure_explain(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("rules", metavar="RULES", help="a rule file or a folder of *.sf files")
+    parser.add_argument("--message", metavar="JSON", required=True,
+                        help="the message as JSON text, or @FILE to read it from a file")
+    parser.add_argument("--now", metavar="TIMESTAMP", help="default: the message's received_at")
+    parser.add_argument("--json", action="store_true", help="print the explanation as JSON")
+
+
+def _run_explain(args: argparse.Namespace) -> int:
+    bundle = _load([args.rules])
+    text = args.message
+    if text.startswith("@"):
+        try:
+            text = Path(text[1:]).read_text(encoding="utf-8")
+        except OSError as e:
+            raise CommandFailed(f"error: cannot read `{text[1:]}`: {e.strerror}") from None
+    message = parse_json(text, "--message")
+    when = args.now if args.now is not None else (message.get("received_at") if isinstance(message, dict) else None)
+    if not isinstance(when, str):
+        raise CommandFailed("error: no `received_at` in the message: pass --now")
+    try:
+        now = parse_timestamp(when)
+    except EvalError as e:
+        raise CommandFailed(f"error: --now: {e.message}") from None
+    try:
+        explanation = bundle.explain(message, now)
+    except sf.InputError as e:
+        raise CommandFailed(f"error: {e}") from None
+    if args.json:
+        print(json.dumps(serde.unstructure(explanation), ensure_ascii=False, indent=2, sort_keys=True))
+    else:
+        print(explanation)
+    return EXIT_OK
+
+
+register(Command(
+    name="check", help="check rule files: every error and warning, with positions",
+    configure=_configure_check, run=_run_check,
+    epilog="exit status: 0 no errors, 2 errors (or warnings with --strict)",
+))
+register(Command(
+    name="test", help="run the `test` blocks of rule files",
+    configure=_configure_test, run=_run_test,
+    epilog="exit status: 0 all passed, 1 a test failed (or none found), 2 the rules do not check",
+))
+register(Command(
+    name="triage", help="triage JSON-lines messages into JSON-lines decisions",
+    configure=_configure_triage, run=_run_triage,
+    epilog="""\
+Bad lines are reported on stderr with their line number and written to the
+rejects file; nothing is dropped silently.
+
+exit status: 0 ok, 1 lines were rejected (unless --allow-rejects), 2 bad arguments or rules""",
+))
+register(Command(
+    name="explain", help="explain the decision for one message, rule by rule",
+    configure=_configure_explain, run=_run_explain,
+))
