@@ -60,7 +60,7 @@ def rule_text(rule: dict[str, Any]) -> str:
     return (
         f"rule {rule['id']} {{\n"
         f"  when msg.channel in {channels} && msg.text.containsAny({keywords}) && {third}\n"
-        f"  then tag \"{rule['id']}\"\n"
+        f'  then tag "{rule["id"]}"\n'
         f"}}\n"
     )
 

@@ -86,7 +86,9 @@ def _run_check(args: argparse.Namespace) -> int:
 
 def _configure_test(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paths", nargs="+", metavar="PATH", help="rule files or folders of *.sf")
-    parser.add_argument("-q", "--quiet", action="store_true", help="print failures and the summary only")
+    parser.add_argument(
+        "-q", "--quiet", action="store_true", help="print failures and the summary only"
+    )
 
 
 def _run_test(args: argparse.Namespace) -> int:
@@ -112,29 +114,35 @@ def _run_test(args: argparse.Namespace) -> int:
 
 def _configure_triage(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("rules", metavar="RULES", help="a rule file or a folder of *.sf files")
-    parser.add_argument("input", metavar="INPUT.jsonl", help="one JSON message per line (`-`: stdin)")
+    parser.add_argument(
+        "input", metavar="INPUT.jsonl", help="one JSON message per line (`-`: stdin)"
+    )
     parser.add_argument("-o", "--output", metavar="OUT.jsonl", help="decisions (default: stdout)")
     parser.add_argument(
-        "--now", metavar="TIMESTAMP",
+        "--now",
+        metavar="TIMESTAMP",
         help="triage every message at this RFC 3339 time (default: each message's received_at)",
     )
     parser.add_argument(
-        "--rejects", metavar="FILE",
+        "--rejects",
+        metavar="FILE",
         help="where rejected lines go (default: OUT.rejects.jsonl, or rejects.jsonl with stdout)",
     )
     parser.add_argument(
-        "--allow-rejects", action="store_true",
+        "--allow-rejects",
+        action="store_true",
         help="exit 0 even when lines were rejected (they are still reported and written)",
     )
-    parser.add_argument("--strict", action="store_true", help="a condition error rejects the message")
+    parser.add_argument(
+        "--strict", action="store_true", help="a condition error rejects the message"
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     parser.add_argument("--no-summary", action="store_true", help="no summary table at the end")
 
 
 def _lines(path: str) -> Iterator[tuple[int, str]]:
     if path == "-":
-        for number, line in enumerate(sys.stdin, 1):
-            yield number, line
+        yield from enumerate(sys.stdin, 1)
         return
     try:
         handle = Path(path).open(encoding="utf-8")  # noqa: SIM115 - closed below
@@ -146,7 +154,9 @@ def _lines(path: str) -> Iterator[tuple[int, str]]:
         try:
             yield from enumerate(handle, 1)
         except UnicodeDecodeError as e:
-            raise CommandFailed(f"error: input `{path}` is not UTF-8 text (byte {e.start + 1})") from None
+            raise CommandFailed(
+                f"error: input `{path}` is not UTF-8 text (byte {e.start + 1})"
+            ) from None
 
 
 class _Progress:
@@ -192,13 +202,17 @@ def _run_triage(args: argparse.Namespace) -> int:
         except EvalError as e:
             raise CommandFailed(f"error: --now: {e.message}") from None
     out_path = Path(args.output) if args.output else None
-    rejects_path = Path(args.rejects) if args.rejects else (
-        out_path.with_suffix(".rejects.jsonl") if out_path else Path("rejects.jsonl")
+    rejects_path = (
+        Path(args.rejects)
+        if args.rejects
+        else (out_path.with_suffix(".rejects.jsonl") if out_path else Path("rejects.jsonl"))
     )
     show_progress = not args.no_progress and sys.stderr.isatty()
     progress = _Progress(sys.stderr, _count_lines(args.input)) if show_progress else None
     started = time.perf_counter()
-    stats: dict[str, Counter[str]] = {k: Counter() for k in ("route", "priority", "response", "rule")}
+    stats: dict[str, Counter[str]] = {
+        k: Counter() for k in ("route", "priority", "response", "rule")
+    }
     total = accepted = condition_errors = 0
     rejected: list[dict[str, Any]] = []
     out: TextIO = out_path.open("w", encoding="utf-8") if out_path else sys.stdout
@@ -211,7 +225,9 @@ def _run_triage(args: argparse.Namespace) -> int:
             reject = _triage_line(bundle, number, text, fixed_now, args.strict)
             if isinstance(reject, dict):
                 rejected.append(reject)
-                sys.stderr.write(("\n" if progress else "") + f"line {number}: rejected: {reject['error']}\n")
+                sys.stderr.write(
+                    ("\n" if progress else "") + f"line {number}: rejected: {reject['error']}\n"
+                )
             else:
                 accepted += 1
                 decision = reject
@@ -235,15 +251,24 @@ def _run_triage(args: argparse.Namespace) -> int:
                 f.write(json.dumps(item, ensure_ascii=False, sort_keys=True) + "\n")
     elapsed = time.perf_counter() - started
     if not args.no_summary:
-        _summary(sys.stderr, total, accepted, rejected, condition_errors, stats, elapsed,
-                 rejects_path if rejected else None)
+        _summary(
+            sys.stderr,
+            total,
+            accepted,
+            rejected,
+            condition_errors,
+            stats,
+            elapsed,
+            rejects_path if rejected else None,
+        )
     if rejected and not args.allow_rejects:
         return EXIT_FAILED
     return EXIT_OK
 
 
-def _triage_line(bundle: Bundle, number: int, text: str, fixed_now: datetime | None,
-                 strict: bool) -> Any:
+def _triage_line(
+    bundle: Bundle, number: int, text: str, fixed_now: datetime | None, strict: bool
+) -> Any:
     def reject(error: str) -> dict[str, Any]:
         return {"line": number, "error": error, "input": text}
 
@@ -270,13 +295,22 @@ def _triage_line(bundle: Bundle, number: int, text: str, fixed_now: datetime | N
         return reject(f"condition error: {e}")
 
 
-def _summary(stream: TextIO, total: int, accepted: int, rejected: list[dict[str, Any]],
-             condition_errors: int, stats: dict[str, Counter[str]], elapsed: float,
-             rejects_path: Path | None) -> None:
+def _summary(
+    stream: TextIO,
+    total: int,
+    accepted: int,
+    rejected: list[dict[str, Any]],
+    condition_errors: int,
+    stats: dict[str, Counter[str]],
+    elapsed: float,
+    rejects_path: Path | None,
+) -> None:
     w = stream.write
-    w(f"\ntriaged {accepted} of {total} messages in {elapsed:.2f}s"
-      f" ({accepted / max(elapsed, 1e-9):,.0f}/s); rejected {len(rejected)}; "
-      f"condition errors {condition_errors}\n")
+    w(
+        f"\ntriaged {accepted} of {total} messages in {elapsed:.2f}s"
+        f" ({accepted / max(elapsed, 1e-9):,.0f}/s); rejected {len(rejected)}; "
+        f"condition errors {condition_errors}\n"
+    )
     for title, key in (("route", "route"), ("priority", "priority"), ("response", "response")):
         w(f"\n{title:<24} {'messages':>8}\n")
         for name, count in sorted(stats[key].items(), key=lambda kv: (-kv[1], kv[0])):
@@ -296,8 +330,12 @@ def _summary(stream: TextIO, total: int, accepted: int, rejected: list[dict[str,
 
 def _configure_explain(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("rules", metavar="RULES", help="a rule file or a folder of *.sf files")
-    parser.add_argument("--message", metavar="JSON", required=True,
-                        help="the message as JSON text, or @FILE to read it from a file")
+    parser.add_argument(
+        "--message",
+        metavar="JSON",
+        required=True,
+        help="the message as JSON text, or @FILE to read it from a file",
+    )
     parser.add_argument("--now", metavar="TIMESTAMP", help="default: the message's received_at")
     parser.add_argument("--json", action="store_true", help="print the explanation as JSON")
 
@@ -311,7 +349,11 @@ def _run_explain(args: argparse.Namespace) -> int:
         except OSError as e:
             raise CommandFailed(f"error: cannot read `{text[1:]}`: {e.strerror}") from None
     message = parse_json(text, "--message")
-    when = args.now if args.now is not None else (message.get("received_at") if isinstance(message, dict) else None)
+    when = (
+        args.now
+        if args.now is not None
+        else (message.get("received_at") if isinstance(message, dict) else None)
+    )
     if not isinstance(when, str):
         raise CommandFailed("error: no `received_at` in the message: pass --now")
     try:
@@ -323,32 +365,50 @@ def _run_explain(args: argparse.Namespace) -> int:
     except sf.InputError as e:
         raise CommandFailed(f"error: {e}") from None
     if args.json:
-        print(json.dumps(serde.unstructure(explanation), ensure_ascii=False, indent=2, sort_keys=True))
+        print(
+            json.dumps(serde.unstructure(explanation), ensure_ascii=False, indent=2, sort_keys=True)
+        )
     else:
         print(explanation)
     return EXIT_OK
 
 
-register(Command(
-    name="check", help="check rule files: every error and warning, with positions",
-    configure=_configure_check, run=_run_check,
-    epilog="exit status: 0 no errors, 2 errors (or warnings with --strict)",
-))
-register(Command(
-    name="test", help="run the `test` blocks of rule files",
-    configure=_configure_test, run=_run_test,
-    epilog="exit status: 0 all passed, 1 a test failed (or none found), 2 the rules do not check",
-))
-register(Command(
-    name="triage", help="triage JSON-lines messages into JSON-lines decisions",
-    configure=_configure_triage, run=_run_triage,
-    epilog="""\
+register(
+    Command(
+        name="check",
+        help="check rule files: every error and warning, with positions",
+        configure=_configure_check,
+        run=_run_check,
+        epilog="exit status: 0 no errors, 2 errors (or warnings with --strict)",
+    )
+)
+register(
+    Command(
+        name="test",
+        help="run the `test` blocks of rule files",
+        configure=_configure_test,
+        run=_run_test,
+        epilog="exit status: 0 all passed, 1 a test failed (or none found), 2 the rules do not check",
+    )
+)
+register(
+    Command(
+        name="triage",
+        help="triage JSON-lines messages into JSON-lines decisions",
+        configure=_configure_triage,
+        run=_run_triage,
+        epilog="""\
 Bad lines are reported on stderr with their line number and written to the
 rejects file; nothing is dropped silently.
 
 exit status: 0 ok, 1 lines were rejected (unless --allow-rejects), 2 bad arguments or rules""",
-))
-register(Command(
-    name="explain", help="explain the decision for one message, rule by rule",
-    configure=_configure_explain, run=_run_explain,
-))
+    )
+)
+register(
+    Command(
+        name="explain",
+        help="explain the decision for one message, rule by rule",
+        configure=_configure_explain,
+        run=_run_explain,
+    )
+)

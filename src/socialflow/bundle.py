@@ -33,8 +33,12 @@ SUFFIX = ".sf"
 class Bundle:
     """A checked program and its compiled engines (immutable once built)."""
 
-    def __init__(self, program: CheckedProgram, sources: Sequence[tuple[str, str]],
-                 limits: Limits | None = None) -> None:
+    def __init__(
+        self,
+        program: CheckedProgram,
+        sources: Sequence[tuple[str, str]],
+        limits: Limits | None = None,
+    ) -> None:
         self.program = program
         self._sources = tuple(sources)
         self._limits = limits or Limits()
@@ -89,7 +93,9 @@ def _rebuild(sources: Sequence[tuple[str, str]], limits: Limits) -> Bundle:
     return loads_many(sources, limits=limits)
 
 
-def parse_sources(sources: Iterable[tuple[str, str]], limits: Limits | None = None) -> list[ast.Module]:
+def parse_sources(
+    sources: Iterable[tuple[str, str]], limits: Limits | None = None
+) -> list[ast.Module]:
     """Parse each ``(name, text)``, collecting syntax errors of every file."""
     modules: list[ast.Module] = []
     diagnostics: list[Diagnostic] = []
@@ -103,16 +109,18 @@ def parse_sources(sources: Iterable[tuple[str, str]], limits: Limits | None = No
     return modules
 
 
-def loads_many(sources: Sequence[tuple[str, str]], *, strict: bool = False,
-               limits: Limits | None = None) -> Bundle:
+def loads_many(
+    sources: Sequence[tuple[str, str]], *, strict: bool = False, limits: Limits | None = None
+) -> Bundle:
     """A bundle from several ``(name, text)`` sources."""
     modules = parse_sources(sources, limits)
     program = check_modules(modules, strict=strict)
     return Bundle(program, sources, limits)
 
 
-def loads(text: str, name: str = "<rules>", *, strict: bool = False,
-          limits: Limits | None = None) -> Bundle:
+def loads(
+    text: str, name: str = "<rules>", *, strict: bool = False, limits: Limits | None = None
+) -> Bundle:
     """A bundle from DSL text.
 
     Raises:
@@ -124,8 +132,12 @@ def loads(text: str, name: str = "<rules>", *, strict: bool = False,
     return loads_many([(name, text)], strict=strict, limits=limits)
 
 
-def load(paths: str | PathLike[str] | Sequence[str | PathLike[str]], *, strict: bool = False,
-         limits: Limits | None = None) -> Bundle:
+def load(
+    paths: str | PathLike[str] | Sequence[str | PathLike[str]],
+    *,
+    strict: bool = False,
+    limits: Limits | None = None,
+) -> Bundle:
     """A bundle from a file, a list of files, or a folder (every ``*.sf`` in it, sorted).
 
     Raises:
@@ -135,7 +147,9 @@ def load(paths: str | PathLike[str] | Sequence[str | PathLike[str]], *, strict: 
     return loads_many(read_sources(paths), strict=strict, limits=limits)
 
 
-def read_sources(paths: str | PathLike[str] | Sequence[str | PathLike[str]]) -> list[tuple[str, str]]:
+def read_sources(
+    paths: str | PathLike[str] | Sequence[str | PathLike[str]],
+) -> list[tuple[str, str]]:
     """Read rule files: a file, a list of files, or a folder of ``*.sf`` files."""
     items = [paths] if isinstance(paths, (str, PathLike)) else list(paths)
     files: list[Path] = []

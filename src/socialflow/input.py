@@ -29,7 +29,11 @@ _GENERIC: Final = re.compile(r"(list|map)\((.*)\)\Z")
 _MISSING: Final = object()
 #: Types whose fast path is an exact ``type(x) is T`` test.
 _EXACT: Final[dict[str, type]] = {
-    "string": str, "int": int, "double": float, "bool": bool, "bytes": bytes,
+    "string": str,
+    "int": int,
+    "double": float,
+    "bool": bool,
+    "bytes": bytes,
 }
 
 
@@ -60,7 +64,9 @@ def _string(value: Any, path: str) -> Any:
 
 
 def _int(value: Any, path: str) -> Any:
-    if type(value) is int or (isinstance(value, int) and type(value) is not bool and not isinstance(value, UInt)):
+    if type(value) is int or (
+        isinstance(value, int) and type(value) is not bool and not isinstance(value, UInt)
+    ):
         return value
     return _fail(path, "an int", value)
 
@@ -201,7 +207,12 @@ class InputValidator:
             "    if type(value) is not _dict: return slow(value, path)",
             "    get = value.get",
         ]
-        namespace: dict[str, Any] = {"slow": slow, "_dict": dict, "_M": _MISSING, "_datetime": datetime}
+        namespace: dict[str, Any] = {
+            "slow": slow,
+            "_dict": dict,
+            "_M": _MISSING,
+            "_datetime": datetime,
+        }
         for i, f in enumerate(schema.fields):
             key = repr(f.name)
             lines.append(f"    x = get({key}, _M)")
@@ -215,14 +226,18 @@ class InputValidator:
                 namespace[f"_t{i}"] = exact
                 lines.append(f"{prefix} type(x) is not _t{i}: return slow(value, path)")
             elif f.type == "timestamp":
-                lines.append(f"{prefix} not (type(x) is _datetime and x.tzinfo is not None): return slow(value, path)")
+                lines.append(
+                    f"{prefix} not (type(x) is _datetime and x.tzinfo is not None): return slow(value, path)"
+                )
             elif f.type == "dyn":
                 lines.append(f"{prefix} x is _M: return slow(value, path)")
             else:
                 namespace[f"_c{i}"] = self.checker(f.type)
-                lines.append(f"{prefix} x is _M or _c{i}(x, path) is not x: return slow(value, path)")
+                lines.append(
+                    f"{prefix} x is _M or _c{i}(x, path) is not x: return slow(value, path)"
+                )
         lines.append("    return value")
-        exec("\n".join(lines) + "\n", namespace)  # noqa: S102 - built from the schema only
+        exec("\n".join(lines) + "\n", namespace)
         fast: Checker = namespace["check"]
         return fast
 

@@ -38,7 +38,15 @@ from socialflow.cel.values import (
 from socialflow.errors import EvalError, InputError, UsageError
 from socialflow.rules.decision import ConditionError, Decision, Explanation, Override, RuleTrace
 
-__all__ = ["SCHEMA_VERSION", "converter", "dumps", "loads", "structure", "to_json_value", "unstructure"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "converter",
+    "dumps",
+    "loads",
+    "structure",
+    "to_json_value",
+    "unstructure",
+]
 
 #: Bumped when a serialised shape changes incompatibly.
 SCHEMA_VERSION: Final = 1
@@ -137,7 +145,9 @@ def _make_converter() -> cattrs.Converter:
             values=tuple((k, v) for k, v in (data.get("values") or {}).items()),
             sla=conv.structure(data["sla"], SlaDeadlines) if data.get("sla") else None,
             escalation=(
-                conv.structure(data["escalation"], EscalationPlan) if data.get("escalation") else None
+                conv.structure(data["escalation"], EscalationPlan)
+                if data.get("escalation")
+                else None
             ),
             errors=tuple(conv.structure(e, ConditionError) for e in data.get("errors", ())),
             overrides=tuple(conv.structure(o, Override) for o in data.get("overrides", ())),
@@ -158,8 +168,10 @@ def _make_converter() -> cattrs.Converter:
     conv.register_structure_hook(
         Explanation,
         lambda data, _: Explanation(
-            data["ruleset"], data["hit"],
-            tuple(conv.structure(r, RuleTrace) for r in data["rules"]), data["decision"],
+            data["ruleset"],
+            data["hit"],
+            tuple(conv.structure(r, RuleTrace) for r in data["rules"]),
+            data["decision"],
         ),
     )
     return conv

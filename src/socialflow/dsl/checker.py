@@ -37,7 +37,18 @@ __all__ = ["check_modules"]
 
 _DAYS: Final = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _PRIMITIVES: Final = frozenset(
-    {"int", "uint", "double", "bool", "string", "bytes", "timestamp", "duration", "dyn", "null_type"}
+    {
+        "int",
+        "uint",
+        "double",
+        "bool",
+        "string",
+        "bytes",
+        "timestamp",
+        "duration",
+        "dyn",
+        "null_type",
+    }
 )
 _GENERICS: Final = {"list": 1, "map": 2}
 _SINGLE_VALUED: Final = ("route", "assign", "priority", "sla", "escalate", "respond/ignore")
@@ -50,12 +61,24 @@ class _Collector:
     def __init__(self) -> None:
         self.items: list[Diagnostic] = []
 
-    def error(self, code: str, message: str, span: Span | None, help: str | None = None,
-              notes: Sequence[str] = ()) -> None:
+    def error(
+        self,
+        code: str,
+        message: str,
+        span: Span | None,
+        help: str | None = None,
+        notes: Sequence[str] = (),
+    ) -> None:
         self.items.append(Diagnostic(Severity.ERROR, code, message, span, help, tuple(notes)))
 
-    def warning(self, code: str, message: str, span: Span | None, help: str | None = None,
-                notes: Sequence[str] = ()) -> None:
+    def warning(
+        self,
+        code: str,
+        message: str,
+        span: Span | None,
+        help: str | None = None,
+        notes: Sequence[str] = (),
+    ) -> None:
         self.items.append(Diagnostic(Severity.WARNING, code, message, span, help, tuple(notes)))
 
     def extend(self, diagnostics: Iterable[Diagnostic]) -> None:
@@ -128,17 +151,24 @@ class _Checker:
         names = list(known)
         if name.text in names:
             return True
-        self.d.error(code, f"undeclared {kind} `{name.text}`", name.span, did_you_mean(name.text, names))
+        self.d.error(
+            code, f"undeclared {kind} `{name.text}`", name.span, did_you_mean(name.text, names)
+        )
         return False
 
     # -- the pass -------------------------------------------------------------------------
     def run(self) -> CheckedProgram | None:
         decls = [d for m in self.modules for d in m.decls]
-        of = lambda t: [d for d in decls if isinstance(d, t)]  # noqa: E731 - local shorthand
+
+        def of(kind: type[D]) -> list[D]:
+            return [d for d in decls if isinstance(d, kind)]
+
         rulesets: list[ast.RulesetDecl] = of(ast.RulesetDecl)
         for extra in rulesets[1:]:
             self.d.error(
-                "duplicate_declaration", "a bundle has one `ruleset` header", extra.span,
+                "duplicate_declaration",
+                "a bundle has one `ruleset` header",
+                extra.span,
                 notes=(f"first declared at {rulesets[0].span.location()}",),
             )
         header = rulesets[0] if rulesets else None
@@ -148,8 +178,10 @@ class _Checker:
                 hit = header.hit.text
             else:
                 self.d.error(
-                    "unknown_hit_policy", f"unknown hit policy `{header.hit.text}`",
-                    header.hit.span, "use `hit all` or `hit first`",
+                    "unknown_hit_policy",
+                    f"unknown hit policy `{header.hit.text}`",
+                    header.hit.span,
+                    "use `hit all` or `hit first`",
                 )
 
         schemas = self.collect("schema", of(ast.SchemaDecl), lambda s: s.name)
@@ -163,9 +195,11 @@ class _Checker:
         object_types = self.object_types(checked_schemas)
 
         inputs: list[ast.InputDecl] = of(ast.InputDecl)
-        for extra in inputs[1:]:
+        for extra_input in inputs[1:]:
             self.d.error(
-                "duplicate_declaration", "a bundle has one `input` declaration", extra.span,
+                "duplicate_declaration",
+                "a bundle has one `input` declaration",
+                extra_input.span,
                 notes=(f"first declared at {inputs[0].span.location()}",),
             )
         input_var: str | None = None
@@ -174,7 +208,11 @@ class _Checker:
         if inputs:
             decl = inputs[0]
             if decl.var.text == "now":
-                self.d.error("reserved_name", "`now` is always bound; name the input otherwise", decl.var.span)
+                self.d.error(
+                    "reserved_name",
+                    "`now` is always bound; name the input otherwise",
+                    decl.var.span,
+                )
             if self.resolve("schema", decl.schema, schemas, "undeclared_schema"):
                 input_var, input_schema = decl.var.text, decl.schema.text
                 if decl.schema.text in object_types:
@@ -184,9 +222,7 @@ class _Checker:
         checked_slas = {n: self.sla(s, calendars, checked_calendars) for n, s in slas.items()}
         checked_escalations = {n: self.escalation(e, queues) for n, e in escalations.items()}
 
-        ordered = sorted(
-            enumerate(rules.values()), key=lambda pair: (-pair[1].precedence, pair[0])
-        )
+        ordered = sorted(enumerate(rules.values()), key=lambda pair: (-pair[1].precedence, pair[0]))
         checked_rules: list[CheckedRule] = []
         for order, (_, rule) in enumerate(ordered):
             checked_rules.append(self.rule(rule, order, queues, slas, escalations, declarations))
@@ -201,7 +237,9 @@ class _Checker:
         if self.d.errors:
             return None
         return CheckedProgram(
-            name=header.name.text if header else (self.modules[0].name if self.modules else "rules"),
+            name=header.name.text
+            if header
+            else (self.modules[0].name if self.modules else "rules"),
             version=header.version if header else None,
             hit=hit,
             input_var=input_var,
@@ -222,13 +260,20 @@ class _Checker:
         )
 
     # -- access policy --------------------------------------------------------------------
-    def access(self, decls: list[ast.Decl]) -> tuple[
-        tuple[str, ...], dict[str, frozenset[str]], tuple[AccessRule, ...], tuple[tuple[str, ...], ...]
+    def access(
+        self, decls: list[ast.Decl]
+    ) -> tuple[
+        tuple[str, ...],
+        dict[str, frozenset[str]],
+        tuple[AccessRule, ...],
+        tuple[tuple[str, ...], ...],
     ]:
         names = [n for d in decls if isinstance(d, ast.PermissionDecl) for n in d.names]
         permissions = self.collect("permission", names, lambda n: n)
         declared = tuple(permissions)
-        role_decls = self.collect("role", [d for d in decls if isinstance(d, ast.RoleDecl)], lambda r: r.name)
+        role_decls = self.collect(
+            "role", [d for d in decls if isinstance(d, ast.RoleDecl)], lambda r: r.name
+        )
 
         def perms_of(refs: Iterable[ast.Name]) -> set[str]:
             out: set[str] = set()
@@ -245,7 +290,7 @@ class _Checker:
             for parent in decl.extends:
                 self.resolve("role", parent, role_decls, "undeclared_role")
             expanded: set[str] = set()
-            stack = [(name, (name,))]
+            stack: list[tuple[str, tuple[str, ...]]] = [(name, (name,))]
             seen: set[str] = set()
             while stack:
                 current, chain = stack.pop()
@@ -264,19 +309,32 @@ class _Checker:
                     stack.append((parent.text, (*chain, parent.text)))
             roles[name] = frozenset(expanded)
         rules: list[AccessRule] = []
-        access_declarations = {"principal": "dyn", "resource": "dyn", "action": "string", "now": "timestamp"}
-        for index, decl in enumerate(d for d in decls if isinstance(d, ast.AccessRuleDecl)):
-            perms = perms_of(decl.permissions)
-            if decl.when is not None:
-                self.cel(decl.when, access_declarations, want_bool=True)
-            rules.append(AccessRule(decl.effect, frozenset(perms), decl.when, index, decl.span))
+        access_declarations: dict[str, Any] = {
+            "principal": "dyn",
+            "resource": "dyn",
+            "action": "string",
+            "now": "timestamp",
+        }
+        access_decls = [d for d in decls if isinstance(d, ast.AccessRuleDecl)]
+        for index, access_decl in enumerate(access_decls):
+            perms = perms_of(access_decl.permissions)
+            if access_decl.when is not None:
+                self.cel(access_decl.when, access_declarations, want_bool=True)
+            rules.append(
+                AccessRule(
+                    access_decl.effect, frozenset(perms), access_decl.when, index, access_decl.span
+                )
+            )
         exclusives: list[tuple[str, ...]] = []
-        for decl in decls:
-            if isinstance(decl, ast.ExclusiveDecl):
-                perms = perms_of(decl.permissions)
-                if len(perms) < 2:
-                    self.d.error("invalid_exclusive", "`exclusive` needs at least two different permissions", decl.span)
-                exclusives.append(tuple(sorted(perms)))
+        for exclusive in (d for d in decls if isinstance(d, ast.ExclusiveDecl)):
+            perms = perms_of(exclusive.permissions)
+            if len(perms) < 2:
+                self.d.error(
+                    "invalid_exclusive",
+                    "`exclusive` needs at least two different permissions",
+                    exclusive.span,
+                )
+            exclusives.append(tuple(sorted(perms)))
         return declared, roles, tuple(rules), tuple(exclusives)
 
     # -- schemas --------------------------------------------------------------------------
@@ -288,8 +346,10 @@ class _Checker:
             for f in decl.fields:
                 if f.name.text in seen:
                     self.d.error(
-                        "duplicate_declaration", f"field `{f.name.text}` is declared twice in `{name}`",
-                        f.name.span, notes=(f"first declared at {seen[f.name.text].span.location()}",),
+                        "duplicate_declaration",
+                        f"field `{f.name.text}` is declared twice in `{name}`",
+                        f.name.span,
+                        notes=(f"first declared at {seen[f.name.text].span.location()}",),
                     )
                     continue
                 seen[f.name.text] = f
@@ -299,11 +359,17 @@ class _Checker:
         # recursion makes an infinite type: reject it
         for name, decl in schemas.items():
             if self.reaches(name, name, out, set()):
-                self.d.error("recursive_schema", f"schema `{name}` contains itself", decl.name.span,
-                             "use a list or map of ids instead of nesting the schema in itself")
+                self.d.error(
+                    "recursive_schema",
+                    f"schema `{name}` contains itself",
+                    decl.name.span,
+                    "use a list or map of ids instead of nesting the schema in itself",
+                )
         return out
 
-    def reaches(self, target: str, current: str, schemas: dict[str, Schema], seen: set[str]) -> bool:
+    def reaches(
+        self, target: str, current: str, schemas: dict[str, Schema], seen: set[str]
+    ) -> bool:
         schema = schemas.get(current)
         if schema is None or current in seen:
             return False
@@ -331,7 +397,9 @@ class _Checker:
             self.used.add(("schema", name))
             return name
         self.d.error(
-            "undeclared_type", f"undeclared type `{name}`", ref.name.span,
+            "undeclared_type",
+            f"undeclared type `{name}`",
+            ref.name.span,
             did_you_mean(name, [*_PRIMITIVES, *_GENERICS, *schemas]),
         )
         return "dyn"
@@ -355,8 +423,14 @@ class _Checker:
             if m and any(s in text for s in schemas):
                 inner = _split_args(m.group(2))
                 if m.group(1) == "list":
-                    return parse_type(f"list({_dyn_if_schema(inner[0], schemas)})") if not inner[0] in schemas else _list_of(convert(inner[0], depth))
-                return parse_type(f"map({inner[0]}, dyn)") if inner[1] in schemas else parse_type(text)
+                    return (
+                        parse_type(f"list({_dyn_if_schema(inner[0], schemas)})")
+                        if inner[0] not in schemas
+                        else _list_of(convert(inner[0], depth))
+                    )
+                return (
+                    parse_type(f"map({inner[0]}, dyn)") if inner[1] in schemas else parse_type(text)
+                )
             return parse_type(text)
 
         for name in schemas:
@@ -371,8 +445,12 @@ class _Checker:
         ok = True
         zone = "UTC"
         if not decl.timezones:
-            self.d.error("invalid_calendar", f"calendar `{decl.name.text}` has no `timezone`", decl.name.span,
-                         'add a line such as `timezone "Europe/London"`')
+            self.d.error(
+                "invalid_calendar",
+                f"calendar `{decl.name.text}` has no `timezone`",
+                decl.name.span,
+                'add a line such as `timezone "Europe/London"`',
+            )
             ok = False
         for extra in decl.timezones[1:]:
             self.d.error("duplicate_item", "`timezone` is given twice", extra[1])
@@ -389,7 +467,11 @@ class _Checker:
                     ok = False
                     continue
                 if last < first:
-                    self.d.error("invalid_calendar", f"day range `{spec.first.text}-{spec.last.text if spec.last else ''}` runs backwards", spec.span)
+                    self.d.error(
+                        "invalid_calendar",
+                        f"day range `{spec.first.text}-{spec.last.text if spec.last else ''}` runs backwards",
+                        spec.span,
+                    )
                     ok = False
                     continue
                 days.extend(range(first, last + 1))
@@ -400,7 +482,11 @@ class _Checker:
                     ok = False
                     continue
                 if end != time(0, 0) and end <= start:
-                    self.d.error("invalid_calendar", f"opening hours `{rng.start}-{rng.end}` end before they start", rng.span)
+                    self.d.error(
+                        "invalid_calendar",
+                        f"opening hours `{rng.start}-{rng.end}` end before they start",
+                        rng.span,
+                    )
                     ok = False
                     continue
                 for day in days:
@@ -418,8 +504,16 @@ class _Checker:
         calendar = Calendar.build(decl.name.text, zone, hours, closed)
         problems = calendar.problems()
         for problem in problems:
-            span = decl.timezones[0][1] if problem.code == "unknown_timezone" and decl.timezones else decl.name.span
-            if problem.code == "overlapping_hours" and problem.index is not None and 0 <= problem.index < len(calendar.hours):
+            span = (
+                decl.timezones[0][1]
+                if problem.code == "unknown_timezone" and decl.timezones
+                else decl.name.span
+            )
+            if (
+                problem.code == "overlapping_hours"
+                and problem.index is not None
+                and 0 <= problem.index < len(calendar.hours)
+            ):
                 wanted = calendar.hours[problem.index]
                 for h, s in zip(hours, spans, strict=True):
                     if h == wanted:
@@ -432,8 +526,12 @@ class _Checker:
         text = name.text.lower()
         if text in _DAYS:
             return _DAYS.index(text)
-        self.d.error("invalid_calendar", f"unknown day `{name.text}`", name.span,
-                     did_you_mean(text, _DAYS) or "days are mon, tue, wed, thu, fri, sat, sun")
+        self.d.error(
+            "invalid_calendar",
+            f"unknown day `{name.text}`",
+            name.span,
+            did_you_mean(text, _DAYS) or "days are mon, tue, wed, thu, fri, sat, sun",
+        )
         return None
 
     def clock(self, text: str, span: Span, allow_24: bool) -> time | None:
@@ -444,20 +542,34 @@ class _Checker:
                 return time(0, 0)
             if hour < 24 and minute < 60:
                 return time(hour, minute)
-        self.d.error("invalid_calendar", f"`{text}` is not a valid time of day", span, "write HH:MM, 00:00 to 24:00")
+        self.d.error(
+            "invalid_calendar",
+            f"`{text}` is not a valid time of day",
+            span,
+            "write HH:MM, 00:00 to 24:00",
+        )
         return None
 
-    def sla(self, decl: ast.SlaDecl, calendars: dict[str, ast.CalendarDecl],
-            checked: dict[str, Calendar | None]) -> SlaPolicy | None:
+    def sla(
+        self,
+        decl: ast.SlaDecl,
+        calendars: dict[str, ast.CalendarDecl],
+        checked: dict[str, Calendar | None],
+    ) -> SlaPolicy | None:
         values: dict[str, Any] = {}
         for key, value, span in decl.items:
             if key in values:
-                self.d.error("duplicate_item", f"`{key}` is given twice in sla `{decl.name.text}`", span)
+                self.d.error(
+                    "duplicate_item", f"`{key}` is given twice in sla `{decl.name.text}`", span
+                )
                 continue
             values[key] = value
         if "first_response" not in values and "resolution" not in values:
-            self.d.error("invalid_sla", f"sla `{decl.name.text}` sets neither `first_response` nor `resolution`",
-                         decl.name.span)
+            self.d.error(
+                "invalid_sla",
+                f"sla `{decl.name.text}` sets neither `first_response` nor `resolution`",
+                decl.name.span,
+            )
             return None
         calendar: Calendar | None = None
         cal_name = values.get("calendar")
@@ -481,29 +593,50 @@ class _Checker:
             calendar,
         )
 
-    def escalation(self, decl: ast.EscalationDecl, queues: dict[str, ast.QueueDecl]) -> EscalationPolicy | None:
+    def escalation(
+        self, decl: ast.EscalationDecl, queues: dict[str, ast.QueueDecl]
+    ) -> EscalationPolicy | None:
         ok = True
         levels: list[EscalationLevel] = []
         for index, level in enumerate(decl.levels, 1):
             if level.number != index:
-                self.d.error("invalid_escalation", f"expected level {index} here, found level {level.number}",
-                             level.span, "number the levels 1, 2, 3... in order")
+                self.d.error(
+                    "invalid_escalation",
+                    f"expected level {index} here, found level {level.number}",
+                    level.span,
+                    "number the levels 1, 2, 3... in order",
+                )
                 ok = False
             if index == 1 and level.after is not None:
-                self.d.error("invalid_escalation", "level 1 starts at once and takes no `after`", level.after.span)
+                self.d.error(
+                    "invalid_escalation",
+                    "level 1 starts at once and takes no `after`",
+                    level.after.span,
+                )
                 ok = False
             if index > 1 and level.after is None:
-                self.d.error("invalid_escalation", f"level {level.number} needs `after` (its delay after level {level.number - 1})",
-                             level.span)
+                self.d.error(
+                    "invalid_escalation",
+                    f"level {level.number} needs `after` (its delay after level {level.number - 1})",
+                    level.span,
+                )
                 ok = False
             targets: list[EscalationTarget] = []
             for target in level.targets:
                 if target.kind == "queue":
-                    self.resolve("queue", ast.Name(target.name, target.span), queues, "undeclared_queue")
+                    self.resolve(
+                        "queue", ast.Name(target.name, target.span), queues, "undeclared_queue"
+                    )
                 targets.append(EscalationTarget(target.kind, target.name))
-            levels.append(EscalationLevel(index, level.after.value if level.after else timedelta(0), tuple(targets)))
+            levels.append(
+                EscalationLevel(
+                    index, level.after.value if level.after else timedelta(0), tuple(targets)
+                )
+            )
         if not decl.levels:
-            self.d.error("invalid_escalation", f"escalation `{decl.name.text}` has no levels", decl.name.span)
+            self.d.error(
+                "invalid_escalation", f"escalation `{decl.name.text}` has no levels", decl.name.span
+            )
             ok = False
         for extra in decl.repeats[1:]:
             self.d.error("duplicate_item", "`repeat` is given twice", extra.span)
@@ -523,17 +656,29 @@ class _Checker:
         return None if problems else policy
 
     # -- rules ----------------------------------------------------------------------------
-    def rule(self, rule: ast.RuleDecl, order: int, queues: dict[str, ast.QueueDecl],
-             slas: dict[str, ast.SlaDecl], escalations: dict[str, ast.EscalationDecl],
-             declarations: dict[str, Any]) -> CheckedRule:
+    def rule(
+        self,
+        rule: ast.RuleDecl,
+        order: int,
+        queues: dict[str, ast.QueueDecl],
+        slas: dict[str, ast.SlaDecl],
+        escalations: dict[str, ast.EscalationDecl],
+        declarations: dict[str, Any],
+    ) -> CheckedRule:
         counts: dict[str, list[Span]] = {}
         for kind, span in rule.items:
             counts.setdefault(kind, []).append(span)
         for kind in ("precedence", "when"):
             for span in counts.get(kind, [])[1:]:
-                self.d.error("duplicate_item", f"rule `{rule.name.text}` has more than one `{kind}`", span)
+                self.d.error(
+                    "duplicate_item", f"rule `{rule.name.text}` has more than one `{kind}`", span
+                )
         if not rule.actions:
-            self.d.warning("rule_without_actions", f"rule `{rule.name.text}` has no `then` actions", rule.name.span)
+            self.d.warning(
+                "rule_without_actions",
+                f"rule `{rule.name.text}` has no `then` actions",
+                rule.name.span,
+            )
         if rule.when is not None:
             self.cel(rule.when, declarations, want_bool=True)
         seen: dict[str, ast.Action] = {}
@@ -543,8 +688,10 @@ class _Checker:
                 key = f"set {action.name.text}"
             if key in seen and action.kind not in ("tag", "stop"):
                 self.d.warning(
-                    "duplicate_action", f"rule `{rule.name.text}` sets `{key}` twice; the first wins",
-                    action.span, notes=(f"first set at {seen[key].span.location()}",),
+                    "duplicate_action",
+                    f"rule `{rule.name.text}` sets `{key}` twice; the first wins",
+                    action.span,
+                    notes=(f"first set at {seen[key].span.location()}",),
                 )
             seen.setdefault(key, action)
             if action.kind == "route" and action.name is not None:
@@ -555,11 +702,18 @@ class _Checker:
                 self.resolve("escalation", action.name, escalations, "undeclared_escalation")
             elif action.kind == "priority" and action.name is not None:
                 if action.name.text not in PRIORITIES:
-                    self.d.error("unknown_priority", f"unknown priority `{action.name.text}`", action.name.span,
-                                 did_you_mean(action.name.text, PRIORITIES) or "use low, normal, high or urgent")
+                    self.d.error(
+                        "unknown_priority",
+                        f"unknown priority `{action.name.text}`",
+                        action.name.span,
+                        did_you_mean(action.name.text, PRIORITIES)
+                        or "use low, normal, high or urgent",
+                    )
             elif action.kind == "set" and action.value is not None:
                 self.cel(action.value, declarations, want_bool=False)
-        return CheckedRule(rule.name.text, rule.display, rule.precedence, order, rule.when, rule.actions, rule.span)
+        return CheckedRule(
+            rule.name.text, rule.display, rule.precedence, order, rule.when, rule.actions, rule.span
+        )
 
     def cel(self, text: ast.CelText, declarations: dict[str, Any], want_bool: bool) -> None:
         try:
@@ -574,22 +728,33 @@ class _Checker:
     def lint_rules(self, rules: list[CheckedRule], hit: str) -> None:
         blocker: CheckedRule | None = None
         for rule in rules:
-            if blocker is not None and blocker.precedence > rule.precedence or (
-                blocker is not None and blocker.order < rule.order and blocker.precedence == rule.precedence
+            if (blocker is not None and blocker.precedence > rule.precedence) or (
+                blocker is not None
+                and blocker.order < rule.order
+                and blocker.precedence == rule.precedence
             ):
                 self.d.warning(
                     "unreachable_rule",
                     f"rule `{rule.name}` can never apply",
                     rule.span if rule.condition is None else rule.condition.span,
-                    notes=(f"rule `{blocker.name}` at {blocker.span.location()} always matches and "
-                           + ("stops" if hit == "all" else "is applied first (hit first)"),),
+                    notes=(
+                        f"rule `{blocker.name}` at {blocker.span.location()} always matches and "
+                        + ("stops" if hit == "all" else "is applied first (hit first)"),
+                    ),
                 )
                 continue
             constant = _constant(rule.condition)
             if constant is False:
-                self.d.warning("constant_condition", f"the condition of rule `{rule.name}` is always false",
-                               rule.condition.span if rule.condition else rule.span)
-            if blocker is None and (rule.condition is None or constant is True) and (rule.stops or hit == "first"):
+                self.d.warning(
+                    "constant_condition",
+                    f"the condition of rule `{rule.name}` is always false",
+                    rule.condition.span if rule.condition else rule.span,
+                )
+            if (
+                blocker is None
+                and (rule.condition is None or constant is True)
+                and (rule.stops or hit == "first")
+            ):
                 blocker = rule
         # same-precedence rules that set different values of one single-valued output
         by_precedence: dict[int, list[CheckedRule]] = {}
@@ -598,7 +763,7 @@ class _Checker:
         for group in by_precedence.values():
             for i, first in enumerate(group):
                 outputs = _outputs(first)
-                for second in group[i + 1:]:
+                for second in group[i + 1 :]:
                     for key, value in _outputs(second).items():
                         if key in outputs and outputs[key][0] != value[0]:
                             self.d.warning(
@@ -607,17 +772,32 @@ class _Checker:
                                 f"and set `{key}` differently (`{outputs[key][0]}` vs `{value[0]}`)",
                                 value[1],
                                 help="give one rule a higher precedence to make the winner explicit",
-                                notes=(f"`{first.name}` sets it at {outputs[key][1].location()}; when both "
-                                       "match, the one declared first wins",),
+                                notes=(
+                                    f"`{first.name}` sets it at {outputs[key][1].location()}; when both "
+                                    "match, the one declared first wins",
+                                ),
                             )
 
-    def test(self, test: ast.TestDecl, input_var: str | None, queues: dict[str, ast.QueueDecl],
-             slas: dict[str, ast.SlaDecl], escalations: dict[str, ast.EscalationDecl],
-             rules: dict[str, ast.RuleDecl], declarations: dict[str, Any]) -> None:
+    def test(
+        self,
+        test: ast.TestDecl,
+        input_var: str | None,
+        queues: dict[str, ast.QueueDecl],
+        slas: dict[str, ast.SlaDecl],
+        escalations: dict[str, ast.EscalationDecl],
+        rules: dict[str, ast.RuleDecl],
+        declarations: dict[str, Any],
+    ) -> None:
         for name, value in test.givens:
             if name.text != input_var:
-                self.d.error("undeclared_input", f"`{name.text}` is not the declared input", name.span,
-                             f"the input is `{input_var}`" if input_var else "declare one with `input msg: Message`")
+                self.d.error(
+                    "undeclared_input",
+                    f"`{name.text}` is not the declared input",
+                    name.span,
+                    f"the input is `{input_var}`"
+                    if input_var
+                    else "declare one with `input msg: Message`",
+                )
             self.cel(value, {"now": "timestamp"}, want_bool=False)
         for exp in test.expectations:
             if exp.name is None:
@@ -633,23 +813,38 @@ class _Checker:
             elif exp.kind == "matched":
                 self.resolve("rule", exp.name, rules, "undeclared_rule")
             elif exp.kind == "priority" and exp.name.text not in PRIORITIES:
-                self.d.error("unknown_priority", f"unknown priority `{exp.name.text}`", exp.name.span,
-                             did_you_mean(exp.name.text, PRIORITIES))
+                self.d.error(
+                    "unknown_priority",
+                    f"unknown priority `{exp.name.text}`",
+                    exp.name.span,
+                    did_you_mean(exp.name.text, PRIORITIES),
+                )
             elif exp.kind == "set" and exp.value is not None:
                 self.cel(exp.value, {"now": "timestamp"}, want_bool=False)
 
-    def lint_unused(self, queues: dict[str, ast.QueueDecl], calendars: dict[str, ast.CalendarDecl],
-                    slas: dict[str, ast.SlaDecl], escalations: dict[str, ast.EscalationDecl],
-                    schemas: dict[str, ast.SchemaDecl], input_schema: str | None) -> None:
+    def lint_unused(
+        self,
+        queues: dict[str, ast.QueueDecl],
+        calendars: dict[str, ast.CalendarDecl],
+        slas: dict[str, ast.SlaDecl],
+        escalations: dict[str, ast.EscalationDecl],
+        schemas: dict[str, ast.SchemaDecl],
+        input_schema: str | None,
+    ) -> None:
         groups: list[tuple[str, dict[str, Any]]] = [
-            ("queue", queues), ("calendar", calendars), ("sla", slas), ("escalation", escalations),
+            ("queue", queues),
+            ("calendar", calendars),
+            ("sla", slas),
+            ("escalation", escalations),
             ("schema", schemas),
         ]
         for kind, decls in groups:
             for name, decl in decls.items():
                 if (kind, name) in self.used or (kind == "schema" and name == input_schema):
                     continue
-                self.d.warning("unused_declaration", f"{kind} `{name}` is never used", decl.name.span)
+                self.d.warning(
+                    "unused_declaration", f"{kind} `{name}` is never used", decl.name.span
+                )
 
 
 def _constant(condition: ast.CelText | None) -> bool | None:

@@ -42,7 +42,7 @@ def parse_module(text: str, name: str = "<rules>", limits: Limits | None = None)
     except UnexpectedInput as e:
         raise ParseError([syntax_diagnostic(source, 0, text, e, _GRAMMAR)]) from None
     builder = _Builder(source, limits or Limits())
-    return ast.Module(name, tuple(builder.decl(child) for child in tree.children))
+    return ast.Module(name, tuple(builder.decl(child) for child in _kids(tree)))
 
 
 def parse_duration_literal(text: str) -> timedelta:
@@ -109,7 +109,7 @@ class _Builder:
             return self.calendar(node)
         if kind == "sla_decl":
             name, *items = kids
-            sla_items: list[tuple[str, ast.DurationLit | ast.Name, ast.Span]] = []
+            sla_items: list[tuple[str, ast.DurationLit | ast.Name, Span]] = []
             for item in items:
                 if item is None:
                     continue
@@ -131,7 +131,9 @@ class _Builder:
             return ast.RoleDecl(
                 self.name(name),
                 tuple(self.name(k) for k in _kids(extends)) if extends is not None else (),
-                tuple(self.name(k) for k in _kids(perms) if k is not None) if perms is not None else (),
+                tuple(self.name(k) for k in _kids(perms) if k is not None)
+                if perms is not None
+                else (),
                 span,
             )
         if kind == "access_rule_decl":
@@ -156,9 +158,7 @@ class _Builder:
 
     def type_ref(self, node: Tree[Any]) -> ast.TypeRef:
         name, *args = _kids(node)
-        return ast.TypeRef(
-            self.name(name), tuple(self.type_ref(a) for a in args), self.span(node)
-        )
+        return ast.TypeRef(self.name(name), tuple(self.type_ref(a) for a in args), self.span(node))
 
     def calendar(self, node: Tree[Any]) -> ast.CalendarDecl:
         name, *items = _kids(node)

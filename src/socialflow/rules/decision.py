@@ -164,7 +164,7 @@ def _fast_constructor() -> Any:
         namespace[f"_set{i}"] = Decision.__dict__[name].__set__
         lines.append(f"    _set{i}(d, {name})")
     lines.append("    return d")
-    exec("\n".join(lines) + "\n", namespace)  # noqa: S102 - built from attrs field names only
+    exec("\n".join(lines) + "\n", namespace)
     return namespace["make"]
 
 

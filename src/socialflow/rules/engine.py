@@ -49,7 +49,9 @@ class _Rule:
         self.precedence = rule.precedence
         self.condition: cel_ast.Expr | None = rule.condition.expr if rule.condition else None
         self.evaluate: Evaluate | None = (
-            compile_ast(rule.condition.expr, limits, f"rule {rule.name}") if rule.condition else None
+            compile_ast(rule.condition.expr, limits, f"rule {rule.name}")
+            if rule.condition
+            else None
         )
         #: the condition without the conjuncts the index proves (set by the engine)
         self.residual: Evaluate | None = self.evaluate
@@ -68,7 +70,9 @@ class _Rule:
             elif kind == "tag":
                 tags.extend(action.texts)
             elif kind == "set" and action.name is not None and action.value is not None:
-                fn = compile_ast(action.value.expr, limits, f"rule {rule.name} set {action.name.text}")
+                fn = compile_ast(
+                    action.value.expr, limits, f"rule {rule.name} set {action.name.text}"
+                )
                 sets.append((action.name.text, fn, action.value.text))
         self.outputs = tuple(outputs)
         self.tags = tuple(tags)
@@ -98,7 +102,8 @@ class TriageEngine:
                 rest = residual(rule.condition, set(proven))
                 rule.needs = needs
                 rule.residual = (
-                    None if rest is None
+                    None
+                    if rest is None
                     else compile_ast(rest, self.limits, f"rule {rule.name} (residual)")
                 )
         self._path = f"$.{program.input_var}"
@@ -110,7 +115,7 @@ class TriageEngine:
     # -- the hot path ---------------------------------------------------------------------
     def prepare(self, message: Any, now: datetime) -> tuple[Any, dict[str, Any]]:
         """Validate ``message`` and build the CEL activation."""
-        if not isinstance(now, datetime) or now.tzinfo is None:
+        if not isinstance(now, datetime) or now.tzinfo is None:  # type: ignore[redundant-expr]  # hosts pass anything
             raise UsageError("`now` must be a timezone-aware datetime")
         if self.input_var is None:
             return message, {"now": now}
@@ -126,7 +131,7 @@ class TriageEngine:
             EvalError: with ``strict``, a condition raised.
         """
         original = message
-        if not isinstance(now, datetime) or now.tzinfo is None:
+        if not isinstance(now, datetime) or now.tzinfo is None:  # type: ignore[redundant-expr]  # hosts pass anything
             raise UsageError("`now` must be a timezone-aware datetime")
         validate = self._validate
         if validate is not None:
@@ -137,9 +142,24 @@ class TriageEngine:
             mask, applied = self.index.all, 0
         if not mask:  # nothing can match: the common case of a large ruleset
             message_id = message.get("id") if type(message) is dict else None
-            return make_decision(
-                self.program.name, now, (), None, None, "normal", (), None, None, (), None, None,
-                (), (), message_id if type(message_id) is str else None, self, original,
+            return make_decision(  # type: ignore[no-any-return]  # generated constructor
+                self.program.name,
+                now,
+                (),
+                None,
+                None,
+                "normal",
+                (),
+                None,
+                None,
+                (),
+                None,
+                None,
+                (),
+                (),
+                message_id if type(message_id) is str else None,
+                self,
+                original,
             )
         input_var = self.input_var
         activation = {"now": now} if input_var is None else {input_var: message, "now": now}
@@ -219,7 +239,7 @@ class TriageEngine:
             if escalation_name is not None:
                 escalation = program.escalations[escalation_name[0]].plan(now)
         message_id = message.get("id") if type(message) is dict else None
-        return make_decision(
+        return make_decision(  # type: ignore[no-any-return]  # generated constructor
             program.name,
             now,
             tuple(matched),
@@ -253,14 +273,21 @@ class TriageEngine:
             failed, detail = self._first_failure(rule, activation)
             if stopped_by is not None:
                 status = "matched" if failed is None else "not matched"
-                traces.append(RuleTrace(
-                    rule.name, rule.precedence, "skipped", failed,
-                    f"not applied: rule `{stopped_by}` ended evaluation ({'stop' if not self.first else 'hit first'}); "
-                    f"its condition is {'true' if status == 'matched' else 'not true'}",
-                ))
+                traces.append(
+                    RuleTrace(
+                        rule.name,
+                        rule.precedence,
+                        "skipped",
+                        failed,
+                        f"not applied: rule `{stopped_by}` ended evaluation ({'stop' if not self.first else 'hit first'}); "
+                        f"its condition is {'true' if status == 'matched' else 'not true'}",
+                    )
+                )
                 continue
             if failed is not None:
-                status = "error" if detail is not None and detail.startswith("raised") else "not matched"
+                status = (
+                    "error" if detail is not None and detail.startswith("raised") else "not matched"
+                )
                 if not (candidates >> i) & 1 and status == "not matched":
                     status = "filtered"
                 traces.append(RuleTrace(rule.name, rule.precedence, status, failed, detail))
@@ -281,8 +308,17 @@ class TriageEngine:
                 else:
                     values_set[name] = rule.name
                     set_now.append((f"set {name}", text))
-            traces.append(RuleTrace(rule.name, rule.precedence, "matched", None, None,
-                                    tuple(set_now), tuple(overridden)))
+            traces.append(
+                RuleTrace(
+                    rule.name,
+                    rule.precedence,
+                    "matched",
+                    None,
+                    None,
+                    tuple(set_now),
+                    tuple(overridden),
+                )
+            )
             if rule.stops or self.first:
                 stopped_by = rule.name
         summary: dict[str, Any] = {
@@ -296,7 +332,9 @@ class TriageEngine:
             summary["errors"] = [f"{e.rule}: {e.kind}: {e.message}" for e in decision.errors]
         return Explanation(self.program.name, self.program.hit, tuple(traces), summary)
 
-    def _first_failure(self, rule: _Rule, activation: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    def _first_failure(
+        self, rule: _Rule, activation: Mapping[str, Any]
+    ) -> tuple[str | None, str | None]:
         """The first top-level conjunct that is not true (source text, why)."""
         if rule.condition is None:
             return None, None

@@ -66,8 +66,10 @@ def _path(expr: cel_ast.Expr, root: str) -> tuple[str, ...] | None:
 def _strings(expr: cel_ast.Expr) -> tuple[str, ...] | None:
     if isinstance(expr, cel_ast.Literal) and type(expr.value) is str:
         return (expr.value,)
-    if isinstance(expr, cel_ast.CreateList) and expr.elements and all(
-        isinstance(e, cel_ast.Literal) and type(e.value) is str for e in expr.elements
+    if (
+        isinstance(expr, cel_ast.CreateList)
+        and expr.elements
+        and all(isinstance(e, cel_ast.Literal) and type(e.value) is str for e in expr.elements)
     ):
         return tuple(e.value for e in expr.elements if isinstance(e, cel_ast.Literal))
     return None
@@ -103,9 +105,9 @@ def residual(expr: cel_ast.Expr, proven: set[int]) -> cel_ast.Expr | None:
     return out
 
 
-def analyse(expr: cel_ast.Expr | None, root: str | None) -> tuple[
-    dict[tuple[str, ...], frozenset[str]], dict[TextKey, tuple[str, ...]]
-]:
+def analyse(
+    expr: cel_ast.Expr | None, root: str | None
+) -> tuple[dict[tuple[str, ...], frozenset[str]], dict[TextKey, tuple[str, ...]]]:
     """The equality and text constraints a condition's conjuncts impose.
 
     Text constraints are keyed by (field path, folded): case-sensitive tests
@@ -145,7 +147,9 @@ def analyse(expr: cel_ast.Expr | None, root: str | None) -> tuple[
 class _EqualDimension:
     __slots__ = ("bit", "by_value", "free", "key", "path")
 
-    def __init__(self, path: tuple[str, ...], free: int, by_value: dict[str, int], bit: int) -> None:
+    def __init__(
+        self, path: tuple[str, ...], free: int, by_value: dict[str, int], bit: int
+    ) -> None:
         self.path = path
         self.key = path[0] if len(path) == 1 else None
         self.free = free
@@ -156,8 +160,15 @@ class _EqualDimension:
 class _TextDimension:
     __slots__ = ("automaton", "bit", "constrained", "folded", "free", "key", "path")
 
-    def __init__(self, path: tuple[str, ...], folded: bool, free: int, automaton: Any,
-                 bit: int, everything: int) -> None:
+    def __init__(
+        self,
+        path: tuple[str, ...],
+        folded: bool,
+        free: int,
+        automaton: Any,
+        bit: int,
+        everything: int,
+    ) -> None:
         self.path = path
         self.key = path[0] if len(path) == 1 else None
         self.folded = folded
@@ -228,7 +239,9 @@ class RuleIndex:
         applied = 0
         plain = type(message) is dict
         for dim in self.equal:
-            value = message.get(dim.key) if plain and dim.key is not None else _get(message, dim.path)
+            value = (
+                message.get(dim.key) if plain and dim.key is not None else _get(message, dim.path)
+            )
             if type(value) is str:
                 mask &= dim.free | dim.by_value.get(value, 0)
                 applied |= dim.bit
@@ -237,7 +250,11 @@ class RuleIndex:
                 # at most one candidate left, or too few behind this automaton:
                 # the conditions' own text tests are cheaper than a scan
                 break
-            value = message.get(tdim.key) if plain and tdim.key is not None else _get(message, tdim.path)
+            value = (
+                message.get(tdim.key)
+                if plain and tdim.key is not None
+                else _get(message, tdim.path)
+            )
             if type(value) is str:
                 found = tdim.free
                 for _, word_mask in tdim.automaton.iter(value.casefold() if tdim.folded else value):

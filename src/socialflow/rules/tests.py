@@ -70,8 +70,10 @@ def _run(bundle: Bundle, test: ast.TestDecl) -> TestResult:
                 now = None
     if now is None:
         return TestResult(
-            test.description, location, False,
-            ("no time to triage at: add `at \"2026-01-01T09:00:00Z\"` or a `received_at`",),
+            test.description,
+            location,
+            False,
+            ('no time to triage at: add `at "2026-01-01T09:00:00Z"` or a `received_at`',),
         )
     try:
         decision = bundle.triage(message, now)
@@ -87,20 +89,34 @@ def _run(bundle: Bundle, test: ast.TestDecl) -> TestResult:
     return TestResult(test.description, location, not failures, tuple(failures))
 
 
-def _check(exp: ast.Expectation, decision: Any, activation: dict[str, Any], bundle: Bundle) -> str | None:
+def _check(
+    exp: ast.Expectation, decision: Any, activation: dict[str, Any], bundle: Bundle
+) -> str | None:
     name = exp.name.text if exp.name is not None else None
     kind = exp.kind
     if kind == "route":
         return None if decision.route == name else f"expected route {name}, got {decision.route}"
     if kind == "priority":
-        return None if decision.priority == name else f"expected priority {name}, got {decision.priority}"
+        return (
+            None
+            if decision.priority == name
+            else f"expected priority {name}, got {decision.priority}"
+        )
     if kind == "tag":
         missing = [t for t in exp.texts if t not in decision.tags]
-        return None if not missing else f"expected tag(s) {', '.join(map(repr, missing))}, got {list(decision.tags)}"
+        return (
+            None
+            if not missing
+            else f"expected tag(s) {', '.join(map(repr, missing))}, got {list(decision.tags)}"
+        )
     if kind == "matched":
         hit = name in decision.matched
         if exp.negated:
-            return None if not hit else f"expected rule {name} not to match; matched: {list(decision.matched)}"
+            return (
+                None
+                if not hit
+                else f"expected rule {name} not to match; matched: {list(decision.matched)}"
+            )
         return None if hit else f"expected rule {name} to match; matched: {list(decision.matched)}"
     if kind in ("ignore", "respond"):
         return None if decision.response == kind else f"expected {kind}, got {decision.response}"
@@ -112,10 +128,16 @@ def _check(exp: ast.Expectation, decision: Any, activation: dict[str, Any], bund
         return None if got == name else f"expected escalate {name}, got {got}"
     if kind == "assign":
         want = exp.texts[0] if exp.texts else None
-        return None if decision.assign == want else f"expected assign {want!r}, got {decision.assign!r}"
+        return (
+            None
+            if decision.assign == want
+            else f"expected assign {want!r}, got {decision.assign!r}"
+        )
     if kind == "error":
         rules = [e.rule for e in decision.errors]
-        return None if name in rules else f"expected a condition error in rule {name}; errors: {rules}"
+        return (
+            None if name in rules else f"expected a condition error in rule {name}; errors: {rules}"
+        )
     if kind == "set" and exp.value is not None and name is not None:
         values = dict(decision.values)
         if name not in values:
@@ -124,5 +146,9 @@ def _check(exp: ast.Expectation, decision: Any, activation: dict[str, Any], bund
             want = compile_ast(exp.value.expr, bundle.engine.limits, "expect")(activation)
         except EvalError as e:
             return f"cannot evaluate the expected value: {e}"
-        return None if equals(values[name], want) else f"expected {name} = {want!r}, got {values[name]!r}"
+        return (
+            None
+            if equals(values[name], want)
+            else f"expected {name} = {want!r}, got {values[name]!r}"
+        )
     return f"unknown expectation `{kind}`"  # pragma: no cover - the grammar has no other
