@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
-
 from socialflow.cel import ast
 from socialflow.cel.compiler import compile_ast
 from socialflow.cel.interpreter import evaluate as interpret

@@ -769,4 +769,3 @@ def _locate(
             found = spans.get(tb.tb_lineno, found)
         tb = tb.tb_next
     return found
-

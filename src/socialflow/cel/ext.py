@@ -47,7 +47,8 @@ def _str_list(name: str, s: Any, items: Any) -> tuple[str, Sequence[str]]:
     for item in items:
         if not isinstance(item, str):
             raise EvalError(
-                "invalid_argument", f"`{name}` needs a list of strings, found {_article(type_name(item))}"
+                "invalid_argument",
+                f"`{name}` needs a list of strings, found {_article(type_name(item))}",
             )
     return text, items
 
@@ -160,7 +161,8 @@ def join(items: Any, sep: Any = "") -> str:
     for item in items:
         if not isinstance(item, str):
             raise EvalError(
-                "invalid_argument", f"`join` needs a list of strings, found {_article(type_name(item))}"
+                "invalid_argument",
+                f"`join` needs a list of strings, found {_article(type_name(item))}",
             )
     return str(sep).join(items)
 
