@@ -71,7 +71,8 @@ class SourceError(SocialflowError):
 
     def __init__(self, diagnostics: Sequence[Diagnostic]) -> None:
         self.diagnostics: tuple[Diagnostic, ...] = tuple(diagnostics)
-        super().__init__(self.diagnostics)
+        # Exception.__init__ directly: SourceLimitError also inherits EvalError's __init__
+        Exception.__init__(self, self.diagnostics)
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (type(self), (self.diagnostics,))

@@ -29,7 +29,7 @@ from socialflow.cel.limits import Limits
 from socialflow.cel.re2 import compile_regex
 from socialflow.cel.stdlib import FUNCTIONS, GLOBAL_ONLY, RECEIVER_ONLY, no_overload
 from socialflow.cel.values import INT_MAX, INT_MIN, type_name
-from socialflow.errors import EvalError, LimitExceededError, UsageError
+from socialflow.errors import EvalError, LimitExceededError, SourceLimitError, UsageError
 from socialflow.source import Span
 
 __all__ = ["compile_ast"]
@@ -37,6 +37,8 @@ __all__ = ["compile_ast"]
 _MISSING: Final = object()
 _MAX_INDENT: Final = 40
 _MAX_BLOCKS: Final = 6
+#: ``&&``/``||`` chains up to this long compile to nested ifs, longer ones to a loop.
+_NESTED_LOGIC: Final = 8
 
 _COMPARE_OPS: Final = {"_<_": "<", "_<=_": "<=", "_>_": ">", "_>=_": ">="}
 _ARITH_OPS: Final = {"_+_": "+", "_-_": "-", "_*_": "*"}
@@ -125,6 +127,7 @@ _HELPERS: Final[dict[str, Any]] = {
     "_on_error": None,
     "_LimitError": LimitExceededError,
     "_M": _MISSING,
+    "_ONCE": (None,),
     "_resolve": _resolve,
     "_raise": _raise,
     "_overflow": _overflow,
@@ -334,20 +337,43 @@ class _Gen:
         _flatten(node, function, operands)
         t = self.tmp()
         values: list[str] = []
-        opened = 0
+        if len(operands) <= _NESTED_LOGIC:
+            # short chains: nested if/else, the fastest form
+            opened = 0
+            for operand in operands:
+                v = self.guarded(operand, scope)
+                values.append(v)
+                self.emit(f"if {v} is {decisive}: {t} = {decisive}", node.span)
+                self.emit("else:", node.span)
+                self.indent += 1
+                opened += 1
+            cond = " and ".join(f"{v} is {other}" for v in values)
+            self.emit(f"if {cond}: {t} = {other}", node.span)
+            self.emit(
+                f"else: {t} = {self.helper('_logic_end')}({function!r}, {', '.join(values)})",
+                node.span,
+            )
+            self.indent -= opened
+            return t
+        # long chains: a one-pass loop so indentation does not grow with the chain
+        self.emit(f"{t} = {other}", node.span)
+        self.emit("for _once in _ONCE:", node.span)
+        self.indent += 1
+        self.blocks += 1
         for operand in operands:
             v = self.guarded(operand, scope)
             values.append(v)
-            self.emit(f"if {v} is {decisive}: {t} = {decisive}", node.span)
-            self.emit("else:", node.span)
-            self.indent += 1
-            opened += 1
-        cond = " and ".join(f"{v} is {other}" for v in values)
-        self.emit(f"if {cond}: {t} = {other}", node.span)
+            self.emit(f"if {v} is {decisive}:", node.span)
+            self.emit(f"    {t} = {decisive}", node.span)
+            self.emit("    break", node.span)
+        self.emit(f"for _v in ({', '.join(values)},):", node.span)
+        self.emit(f"    if _v is not {other}:", node.span)
         self.emit(
-            f"else: {t} = {self.helper('_logic_end')}({function!r}, {', '.join(values)})", node.span
+            f"        {t} = {self.helper('_logic_end')}({function!r}, {', '.join(values)})",
+            node.span,
         )
-        self.indent -= opened
+        self.blocks -= 1
+        self.indent -= 1
         return t
 
     def conditional(self, node: ast.Call, scope: dict[str, str]) -> str:
@@ -655,6 +681,8 @@ class _Gen:
                 lines.append("        if act is None: act = {}")
                 if self.uses_iterations:
                     lines.append("        _cnt = [0]")
+                elif len(self.functions) > 1:
+                    lines.append("        _cnt = None")
             else:
                 lines.append(f"def {fn.name}({', '.join(fn.params)}):")
             for indent, text, span in fn.lines:
@@ -669,6 +697,7 @@ class _Gen:
             | self.helpers
             | {
                 "_M",
+                "_ONCE",
                 "_EvalError",
                 "_LimitError",
                 "_KeyError",
@@ -727,8 +756,13 @@ def _number_literal(node: ast.Expr) -> float | None:
 def compile_ast(tree: ast.Expr, limits: Limits, name: str) -> Callable[..., Any]:
     """Compile ``tree`` into a function ``evaluate(activation=None) -> value``."""
     gen = _Gen(limits, name)
-    source, namespace, spans = gen.build(tree)
-    code = compile(source, f"<socialflow cel {name}>", "exec")
+    try:
+        source, namespace, spans = gen.build(tree)
+        code = compile(source, f"<socialflow cel {name}>", "exec")
+    except (RecursionError, MemoryError):
+        raise SourceLimitError(
+            "nesting_too_deep", "expression is too deeply nested to compile", tree.span
+        ) from None
     codes = frozenset(_code_objects(code))
 
     def on_error(error: BaseException, activation: Any) -> BaseException:

@@ -320,24 +320,29 @@ def _conditional(b: _Builder, n: Tree[Any], d: int) -> ast.Expr:
     return ast.Call("_?_:_", (cond, then, other), b.span(n))
 
 
-def _or(b: _Builder, n: Tree[Any], d: int) -> ast.Expr:
-    left, right = (b.build(c, d) for c in _kids(n))
-    return ast.Call("_||_", (left, right), b.span(n))
-
-
-def _and(b: _Builder, n: Tree[Any], d: int) -> ast.Expr:
-    left, right = (b.build(c, d) for c in _kids(n))
-    return ast.Call("_&&_", (left, right), b.span(n))
-
-
-def _binop(b: _Builder, n: Tree[Any], d: int) -> ast.Expr:
-    left, op, right = _kids(n)
-    return ast.Call(_BINARY[str(op)], (b.build(left, d), b.build(right, d)), b.span(n))
-
-
-def _in(b: _Builder, n: Tree[Any], d: int) -> ast.Expr:
-    left, _, right = _kids(n)
-    return ast.Call("@in", (b.build(left, d), b.build(right, d)), b.span(n))
+def _left_chain(b: _Builder, n: Tree[Any], d: int) -> ast.Expr:
+    """Build a left-associative chain (``a || b || c``, ``a + b - c``) iteratively,
+    so a long chain of operands does not count as nesting depth."""
+    spine: list[Tree[Any]] = []
+    node: Any = n
+    kind = rule_name(n)
+    while isinstance(node, Tree) and rule_name(node) == kind:
+        spine.append(node)
+        node = _kids(node)[0]
+    expr = b.build(node, d)
+    for link in reversed(spine):
+        kids = _kids(link)
+        right = b.build(kids[-1], d)
+        span = b.span(link)
+        if kind == "or_":
+            expr = ast.Call("_||_", (expr, right), span)
+        elif kind == "and_":
+            expr = ast.Call("_&&_", (expr, right), span)
+        elif kind == "in_":
+            expr = ast.Call("@in", (expr, right), span)
+        else:
+            expr = ast.Call(_BINARY[str(kids[1])], (expr, right), span)
+    return expr
 
 
 def _not(b: _Builder, n: Tree[Any], d: int) -> ast.Expr:
@@ -596,11 +601,11 @@ def _is_hex(text: str) -> bool:
 
 _HANDLERS: Final[dict[str, Callable[[_Builder, Tree[Any], int], ast.Expr]]] = {
     "conditional": _conditional,
-    "or_": _or,
-    "and_": _and,
-    "relop": _binop,
-    "binop": _binop,
-    "in_": _in,
+    "or_": _left_chain,
+    "and_": _left_chain,
+    "relop": _left_chain,
+    "binop": _left_chain,
+    "in_": _left_chain,
     "not_": _not,
     "neg": _neg,
     "select": _select,
