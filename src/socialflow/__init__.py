@@ -1,27 +1,81 @@
-"""socialflow: rules, workflows and permissions for social-media operations teams."""
+"""socialflow: rules, workflows and permissions for social-media operations teams.
 
-from socialflow import cel
+>>> import socialflow as sf
+>>> sf.cel.compile("1 + 2").evaluate()
+3
+
+See ``docs/`` for the triage DSL (``sf.load``/``sf.loads``), the access model
+(``bundle.access(...)``) and the CEL engine (``sf.cel``).
+"""
+
+from socialflow import cel, serde
+from socialflow.access.engine import Access
+from socialflow.access.model import (
+    AccessDecision,
+    Grant,
+    OrgNode,
+    Principal,
+    Violation,
+    records_from_json,
+)
+from socialflow.bundle import Bundle, load, loads
+from socialflow.calendars import Calendar, OpeningHours
 from socialflow.errors import (
     CheckError,
+    Diagnostic,
     EvalError,
     InputError,
     LimitExceededError,
     ParseError,
+    Severity,
     SocialflowError,
     SourceError,
+    SourceLimitError,
     UsageError,
 )
+from socialflow.escalation import EscalationPlan, EscalationPolicy, EscalationStep
+from socialflow.rules.decision import ConditionError, Decision, Explanation, Override, RuleTrace
+from socialflow.rules.tests import TestResult, run_tests
+from socialflow.sla import SlaDeadlines, SlaPolicy
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
+    "Access",
+    "AccessDecision",
+    "Bundle",
+    "Calendar",
     "CheckError",
+    "ConditionError",
+    "Decision",
+    "Diagnostic",
+    "EscalationPlan",
+    "EscalationPolicy",
+    "EscalationStep",
     "EvalError",
+    "Explanation",
+    "Grant",
     "InputError",
     "LimitExceededError",
+    "OpeningHours",
+    "OrgNode",
+    "Override",
     "ParseError",
+    "Principal",
+    "RuleTrace",
+    "Severity",
+    "SlaDeadlines",
+    "SlaPolicy",
     "SocialflowError",
     "SourceError",
+    "SourceLimitError",
+    "TestResult",
     "UsageError",
+    "Violation",
     "cel",
+    "load",
+    "loads",
+    "records_from_json",
+    "run_tests",
+    "serde",
 ]

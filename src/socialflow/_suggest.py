@@ -22,7 +22,7 @@ def levenshtein(a: str, b: str) -> int:
 
 def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
     """``"did you mean `x`?"`` for the closest candidate within a small distance."""
-    limit = max(1, min(3, len(name) // 3))
+    limit = 1 if len(name) < 4 else 2 if len(name) < 9 else 3
     scored = sorted((levenshtein(name.lower(), c.lower()), c) for c in set(candidates) if c != name)
     if scored and scored[0][0] <= limit:
         return f"did you mean `{scored[0][1]}`?"

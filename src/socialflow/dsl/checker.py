@@ -404,40 +404,35 @@ class _Checker:
         )
         return "dyn"
 
-    def object_types(self, schemas: dict[str, Schema]) -> dict[str, Any]:
-        built: dict[str, Any] = {}
+    def object_types(self, schemas: dict[str, Schema]) -> dict[str, ObjectType]:
+        """CEL object types for the schemas, built dependencies first (recursive
+        schemas were reported already and become ``dyn`` where they recurse)."""
+        built: dict[str, ObjectType] = {}
+        visiting: set[str] = set()
 
-        def build(name: str, depth: int) -> Any:
+        def build(name: str) -> ObjectType:
             if name in built:
                 return built[name]
-            if depth > 32:
-                return parse_type("dyn")
-            fields = tuple((f.name, convert(f.type, depth + 1)) for f in schemas[name].fields)
-            built[name] = ObjectType(name, fields)
+            visiting.add(name)
+            fields: list[tuple[str, Any]] = []
+            for f in schemas[name].fields:
+                refs = [r for r in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", f.type) if r in schemas]
+                for ref in refs:
+                    if ref not in visiting:
+                        build(ref)
+                text = f.type
+                if any(ref in visiting for ref in refs):
+                    text = "dyn"
+                try:
+                    fields.append((f.name, parse_type(text, built)))
+                except UsageError:
+                    fields.append((f.name, parse_type("dyn")))
+            visiting.discard(name)
+            built[name] = ObjectType(name, tuple(fields))
             return built[name]
 
-        def convert(text: str, depth: int) -> Any:
-            if text in schemas:
-                return build(text, depth)
-            m = re.fullmatch(r"(list|map)\((.*)\)", text)
-            if m and any(s in text for s in schemas):
-                inner = _split_args(m.group(2))
-                if m.group(1) == "list":
-                    return (
-                        parse_type(f"list({_dyn_if_schema(inner[0], schemas)})")
-                        if inner[0] not in schemas
-                        else _list_of(convert(inner[0], depth))
-                    )
-                return (
-                    parse_type(f"map({inner[0]}, dyn)") if inner[1] in schemas else parse_type(text)
-                )
-            return parse_type(text)
-
         for name in schemas:
-            try:
-                build(name, 0)
-            except (UsageError, RecursionError):
-                built[name] = parse_type("dyn")
+            build(name)
         return built
 
     # -- calendars, SLAs, escalations ----------------------------------------------------
@@ -873,27 +868,3 @@ def _outputs(rule: CheckedRule) -> dict[str, tuple[str, Span]]:
     return out
 
 
-def _split_args(text: str) -> list[str]:
-    depth = 0
-    parts: list[str] = []
-    current = ""
-    for ch in text:
-        if ch == "," and depth == 0:
-            parts.append(current.strip())
-            current = ""
-            continue
-        depth += ch == "("
-        depth -= ch == ")"
-        current += ch
-    parts.append(current.strip())
-    return parts
-
-
-def _dyn_if_schema(text: str, schemas: dict[str, Schema]) -> str:
-    return "dyn" if text in schemas else text
-
-
-def _list_of(element: Any) -> Any:
-    from socialflow.cel.types import ListType
-
-    return ListType(element)

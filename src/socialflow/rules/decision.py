@@ -9,15 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import attrs
 
 from socialflow.escalation import EscalationPlan
 from socialflow.sla import SlaDeadlines
-
-if TYPE_CHECKING:
-    from socialflow.rules.engine import TriageEngine
 
 __all__ = ["ConditionError", "Decision", "Explanation", "Override", "RuleTrace"]
 
@@ -71,7 +68,8 @@ class Decision:
     errors: tuple[ConditionError, ...] = ()
     overrides: tuple[Override, ...] = ()
     message_id: str | None = None
-    _engine: TriageEngine | None = attrs.field(default=None, eq=False, repr=False, alias="engine")
+    #: the engine that made it (a ``TriageEngine``; typed Any so serialisers need not resolve it)
+    _engine: Any = attrs.field(default=None, eq=False, repr=False, alias="engine")
     _message: Any = attrs.field(default=None, eq=False, repr=False, alias="message")
 
     @property
