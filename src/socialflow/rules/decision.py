@@ -96,7 +96,8 @@ class Decision:
 
         if self._engine is None:
             raise UsageError("this decision carries no engine to explain it (was it deserialised?)")
-        return self._engine.explain(self._message, self.now)
+        explanation: Explanation = self._engine.explain(self._message, self.now)
+        return explanation
 
     def __reduce__(self) -> tuple[Any, ...]:
         values = attrs.astuple(self, recurse=False)[:-2]
