@@ -30,9 +30,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import triage_workload as tw  # noqa: E402 - benchmark-local module
+import triage_workload as tw
 
-import socialflow as sf  # noqa: E402
+import socialflow as sf
 
 Matcher = Callable[[dict[str, Any]], list[str]]
 NOW = datetime(2026, 11, 23, tzinfo=UTC)
