@@ -302,7 +302,7 @@ class _Gen:
         return self.select_from(node, scope, scope)
 
     def select_from(self, node: ast.Select, scope: dict[str, str], outer: dict[str, str]) -> str:
-        o = self.expr(node.operand, scope)
+        o = self.local(self.expr(node.operand, scope), node.span)
         t = self.tmp()
         f = repr(node.field)
         if node.test_only:
@@ -457,7 +457,7 @@ class _Gen:
         if function == "@in" and len(arg_nodes) == 2:
             return self.membership(arg_nodes, scope, span)
         if function in ("contains", "startsWith", "endsWith") and len(arg_nodes) == 2:
-            s = self.expr(arg_nodes[0], scope)
+            s = self.local(self.expr(arg_nodes[0], scope), span)
             x = self.expr(arg_nodes[1], scope)
             t = self.tmp()
             test = {

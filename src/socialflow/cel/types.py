@@ -27,11 +27,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from typing import Final, TypeAlias
+from typing import Any, Final, TypeAlias
 
 import attrs
 
-from socialflow._suggest import levenshtein
 from socialflow.errors import UsageError
 
 __all__ = [
@@ -58,6 +57,7 @@ __all__ = [
     "TypeType",
     "format_type",
     "is_assignable",
+    "is_type",
     "parse_type",
 ]
 
@@ -147,7 +147,7 @@ class MapType:
 def _fields(
     value: Mapping[str, CelType] | Iterable[tuple[str, CelType]],
 ) -> tuple[tuple[str, CelType], ...]:
-    items = value.items() if isinstance(value, Mapping) else value
+    items: Iterable[Any] = value.items() if isinstance(value, Mapping) else value
     out: list[tuple[str, CelType]] = []
     seen: set[str] = set()
     for item in items:
@@ -278,7 +278,7 @@ def format_type(t: CelType) -> str:
     raise UsageError(f"not a CEL type: {t!r}")
 
 
-_TOKEN: Final = re.compile(r"\s*(?:([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)|(.))")
+_TOKEN: Final = re.compile(r"\s*(?:([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)|(\S))")
 
 
 def parse_type(text: str, objects: Mapping[str, ObjectType] | None = None) -> CelType:
@@ -303,8 +303,6 @@ def parse_type(text: str, objects: Mapping[str, ObjectType] | None = None) -> Ce
             break
         tokens.append((m.group(1) or m.group(2), m.start(m.lastindex or 0)))
         pos = m.end()
-    if text[pos:].strip():  # pragma: no cover - the token pattern matches any character
-        raise UsageError(f"invalid CEL type `{text}`")
     parser = _TypeParser(text, tokens, objects or {})
     result = parser.parse()
     if parser.index < len(tokens):
@@ -383,12 +381,36 @@ class _TypeParser:
         obj = self.objects.get(name)
         if obj is not None:
             return obj
-        candidates = sorted({*_SIMPLE, *_GENERIC_ARITY, *self.objects})
-        scored = sorted((levenshtein(name, c), c) for c in candidates)
-        suggestion = f"did you mean `{scored[0][1]}`?" if scored and scored[0][0] <= 2 else None
         if name == "null":
-            suggestion = "did you mean `null_type`?"
-        raise self.error(f"unknown type `{name}`", suggestion)
+            raise self.error("unknown type `null`", "did you mean `null_type`?")
+        raise self.error(
+            f"unknown type `{name}`", suggest(name, [*_SIMPLE, *_GENERIC_ARITY, *self.objects])
+        )
+
+
+def edit_distance(a: str, b: str) -> int:
+    """Edits (insert, delete, substitute, swap two neighbours) that turn ``a`` into ``b``."""
+    prev2: list[int] = []
+    prev = list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        row = [i]
+        for j in range(1, len(b) + 1):
+            cost = 0 if a[i - 1] == b[j - 1] else 1
+            best = min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                best = min(best, prev2[j - 2] + 1)
+            row.append(best)
+        prev2, prev = prev, row
+    return prev[-1]
+
+
+def suggest(name: str, candidates: Iterable[str]) -> str | None:
+    """``did you mean `x`?`` for the closest candidate at edit distance 1 or 2
+    (and less than the length of ``name``); ties go to the alphabetically first."""
+    scored = sorted((edit_distance(name, c), c) for c in set(candidates) if c and c != name)
+    if scored and scored[0][0] <= 2 and scored[0][0] < len(name):
+        return f"did you mean `{scored[0][1]}`?"
+    return None
 
 
 def is_assignable(target: CelType, source: CelType) -> bool:
