@@ -16,8 +16,9 @@ from typing import Any, Final, TypeVar
 
 from socialflow._suggest import did_you_mean
 from socialflow.calendars import Calendar, OpeningHours
-from socialflow.cel import ast as cel_ast
 from socialflow.cel.checker import check as check_cel
+from socialflow.cel.interpreter import evaluate as interpret
+from socialflow.cel.limits import Limits
 from socialflow.cel.types import ObjectType, parse_type
 from socialflow.dsl import ast
 from socialflow.dsl.program import (
@@ -28,7 +29,7 @@ from socialflow.dsl.program import (
     Schema,
     SchemaField,
 )
-from socialflow.errors import CheckError, Diagnostic, Severity, UsageError
+from socialflow.errors import CheckError, Diagnostic, EvalError, Severity, UsageError
 from socialflow.escalation import EscalationLevel, EscalationPolicy, EscalationTarget
 from socialflow.sla import SlaPolicy
 from socialflow.source import Span
@@ -721,20 +722,19 @@ class _Checker:
             self.d.error("type_error", f"a condition must be a `bool`, not `{name}`", text.span)
 
     def lint_rules(self, rules: list[CheckedRule], hit: str) -> None:
+        # rules come in evaluation order: everything after a rule that always
+        # matches and ends evaluation can never apply
         blocker: CheckedRule | None = None
         for rule in rules:
-            if (blocker is not None and blocker.precedence > rule.precedence) or (
-                blocker is not None
-                and blocker.order < rule.order
-                and blocker.precedence == rule.precedence
-            ):
+            if blocker is not None:
+                ends = "stops" if hit == "all" else "is applied first (hit first)"
                 self.d.warning(
                     "unreachable_rule",
                     f"rule `{rule.name}` can never apply",
                     rule.span if rule.condition is None else rule.condition.span,
                     notes=(
-                        f"rule `{blocker.name}` at {blocker.span.location()} always matches and "
-                        + ("stops" if hit == "all" else "is applied first (hit first)"),
+                        f"rule `{blocker.name}` at {blocker.span.location()} always matches "
+                        f"and {ends}",
                     ),
                 )
                 continue
@@ -745,11 +745,7 @@ class _Checker:
                     f"the condition of rule `{rule.name}` is always false",
                     rule.condition.span if rule.condition else rule.span,
                 )
-            if (
-                blocker is None
-                and (rule.condition is None or constant is True)
-                and (rule.stops or hit == "first")
-            ):
+            if constant is True and (rule.stops or hit == "first"):
                 blocker = rule
         # same-precedence rules that set different values of one single-valued output
         by_precedence: dict[int, list[CheckedRule]] = {}
@@ -843,12 +839,24 @@ class _Checker:
 
 
 def _constant(condition: ast.CelText | None) -> bool | None:
+    """True/False when the condition does not depend on its input, else None.
+
+    An expression that names no variable is evaluated once here (CEL is pure);
+    one that needs the message or ``now`` raises ``undeclared_reference`` on
+    an empty activation and is not constant.
+    """
     if condition is None:
         return True
-    expr = condition.expr
-    if isinstance(expr, cel_ast.Literal) and type(expr.value) is bool:
-        return bool(expr.value)
-    return None
+    try:
+        value = interpret(condition.expr, {}, _CONSTANT_LIMITS)
+    except EvalError:
+        return None
+    return value if type(value) is bool else None
+
+
+_CONSTANT_LIMITS: Final = Limits(
+    max_iterations=10_000, max_string_length=100_000, max_collection_size=10_000
+)
 
 
 def _outputs(rule: CheckedRule) -> dict[str, tuple[str, Span]]:
@@ -866,5 +874,3 @@ def _outputs(rule: CheckedRule) -> dict[str, tuple[str, Span]]:
             value = f"{action.kind} {' '.join(action.texts)}".strip()
         out.setdefault(key, (value, action.span))
     return out
-
-
