@@ -7,8 +7,10 @@ place that reads files (``load``); everything after it is pure.
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Iterable, Sequence
+import gc
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from os import PathLike
 from pathlib import Path
@@ -55,7 +57,8 @@ class Bundle:
     @functools.cached_property
     def engine(self) -> TriageEngine:
         """The triage engine (compiled on first use)."""
-        return TriageEngine(self.program, self._limits)
+        with _gc_paused():
+            return TriageEngine(self.program, self._limits)
 
     def triage(self, message: Any, now: datetime, *, strict: bool = False) -> Decision:
         """Decide one message at ``now`` (a timezone-aware datetime).
@@ -109,12 +112,31 @@ def parse_sources(
     return modules
 
 
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a large ruleset loads.
+
+    Parsing allocates many long-lived objects, and each full collection scans
+    all of them, which made loading 10,000 rules superlinear (about half the
+    time was collections).  Nothing made while loading is garbage, so the
+    pause changes no result; the previous state is restored afterwards.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def loads_many(
     sources: Sequence[tuple[str, str]], *, strict: bool = False, limits: Limits | None = None
 ) -> Bundle:
     """A bundle from several ``(name, text)`` sources."""
-    modules = parse_sources(sources, limits)
-    program = check_modules(modules, strict=strict)
+    with _gc_paused():
+        modules = parse_sources(sources, limits)
+        program = check_modules(modules, strict=strict)
     return Bundle(program, sources, limits)
 
 

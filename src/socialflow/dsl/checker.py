@@ -747,27 +747,26 @@ class _Checker:
                 )
             if constant is True and (rule.stops or hit == "first"):
                 blocker = rule
-        # same-precedence rules that set different values of one single-valued output
-        by_precedence: dict[int, list[CheckedRule]] = {}
+        # same-precedence rules that set different values of one single-valued output:
+        # compare each rule with the first rule of its precedence that set the output
+        first_setter: dict[tuple[int, str], tuple[CheckedRule, str, Span]] = {}
         for rule in rules:
-            by_precedence.setdefault(rule.precedence, []).append(rule)
-        for group in by_precedence.values():
-            for i, first in enumerate(group):
-                outputs = _outputs(first)
-                for second in group[i + 1 :]:
-                    for key, value in _outputs(second).items():
-                        if key in outputs and outputs[key][0] != value[0]:
-                            self.d.warning(
-                                "conflicting_rules",
-                                f"rules `{first.name}` and `{second.name}` have the same precedence "
-                                f"and set `{key}` differently (`{outputs[key][0]}` vs `{value[0]}`)",
-                                value[1],
-                                help="give one rule a higher precedence to make the winner explicit",
-                                notes=(
-                                    f"`{first.name}` sets it at {outputs[key][1].location()}; when both "
-                                    "match, the one declared first wins",
-                                ),
-                            )
+            for key, (value, span) in _outputs(rule).items():
+                seen = first_setter.setdefault((rule.precedence, key), (rule, value, span))
+                first, first_value, first_span = seen
+                if first is rule or first_value == value:
+                    continue
+                self.d.warning(
+                    "conflicting_rules",
+                    f"rules `{first.name}` and `{rule.name}` have the same precedence "
+                    f"and set `{key}` differently (`{first_value}` vs `{value}`)",
+                    span,
+                    help="give one rule a higher precedence to make the winner explicit",
+                    notes=(
+                        f"`{first.name}` sets it at {first_span.location()}; when both "
+                        "match, the one declared first wins",
+                    ),
+                )
 
     def test(
         self,
