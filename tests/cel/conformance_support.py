@@ -174,9 +174,7 @@ def run(case: Case, backend: str) -> tuple[bool, str]:
     if "proto" in case.needs:
         return False, "protobuf messages are out of scope"
     try:
-        activation = {
-            k: decode(v["value"] if "value" in v else v) for k, v in case.bindings.items()
-        }
+        activation = {k: decode(v.get("value", v)) for k, v in case.bindings.items()}
         program = sf.cel.compile(case.expr, case.declarations, backend=backend)  # type: ignore[arg-type]
     except sf.CheckError as e:
         if "eval_error" in case.expect and case.declarations is not None:
