@@ -16,6 +16,7 @@ from typing import Any, Final, TypeVar
 
 from socialflow._suggest import did_you_mean
 from socialflow.calendars import Calendar, OpeningHours
+from socialflow.cel.analysis import analyse
 from socialflow.cel.checker import check as check_cel
 from socialflow.cel.interpreter import evaluate as interpret
 from socialflow.cel.limits import Limits
@@ -227,7 +228,7 @@ class _Checker:
         checked_rules: list[CheckedRule] = []
         for order, (_, rule) in enumerate(ordered):
             checked_rules.append(self.rule(rule, order, queues, slas, escalations, declarations))
-        self.lint_rules(checked_rules, hit)
+        self.lint_rules(checked_rules, hit, input_var)
 
         tests: list[ast.TestDecl] = of(ast.TestDecl)
         for test in tests:
@@ -721,7 +722,7 @@ class _Checker:
         if want_bool and name not in ("bool", "dyn"):
             self.d.error("type_error", f"a condition must be a `bool`, not `{name}`", text.span)
 
-    def lint_rules(self, rules: list[CheckedRule], hit: str) -> None:
+    def lint_rules(self, rules: list[CheckedRule], hit: str, input_var: str | None) -> None:
         # rules come in evaluation order: everything after a rule that always
         # matches and ends evaluation can never apply
         blocker: CheckedRule | None = None
@@ -754,7 +755,7 @@ class _Checker:
             for key, (value, span) in _outputs(rule).items():
                 seen = first_setter.setdefault((rule.precedence, key), (rule, value, span))
                 first, first_value, first_span = seen
-                if first is rule or first_value == value:
+                if first is rule or first_value == value or _exclusive(first, rule, input_var):
                     continue
                 self.d.warning(
                     "conflicting_rules",
@@ -856,6 +857,16 @@ def _constant(condition: ast.CelText | None) -> bool | None:
 _CONSTANT_LIMITS: Final = Limits(
     max_iterations=10_000, max_string_length=100_000, max_collection_size=10_000
 )
+
+
+def _exclusive(a: CheckedRule, b: CheckedRule, input_var: str | None) -> bool:
+    """True when the two conditions test one field against disjoint literal sets
+    (``msg.lang == "es"`` vs ``msg.lang == "de"``): they can never both match."""
+    if a.condition is None or b.condition is None:
+        return False
+    equal_a, _ = analyse(a.condition.expr, input_var)
+    equal_b, _ = analyse(b.condition.expr, input_var)
+    return any(path in equal_b and not values & equal_b[path] for path, values in equal_a.items())
 
 
 def _outputs(rule: CheckedRule) -> dict[str, tuple[str, Span]]:

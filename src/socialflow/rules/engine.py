@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from socialflow.cel import ast as cel_ast
+from socialflow.cel.analysis import conjuncts, residual
 from socialflow.cel.compiler import compile_ast
 from socialflow.cel.interpreter import evaluate as interpret
 from socialflow.cel.limits import Limits
@@ -28,7 +29,7 @@ from socialflow.rules.decision import (
     RuleTrace,
     make_decision,
 )
-from socialflow.rules.index import RuleIndex, _conjuncts, residual
+from socialflow.rules.index import RuleIndex
 
 __all__ = ["TriageEngine"]
 
@@ -338,9 +339,8 @@ class TriageEngine:
         """The first top-level conjunct that is not true (source text, why)."""
         if rule.condition is None:
             return None, None
-        conjuncts = _conjuncts(rule.condition)
         first_error: tuple[str, str] | None = None
-        for conjunct in conjuncts:
+        for conjunct in conjuncts(rule.condition):
             try:
                 value = interpret(conjunct, activation, self.limits)
             except EvalError as e:
