@@ -275,7 +275,8 @@ def _triage_line(
     try:
         message = parse_json(text, f"line {number}")
     except CommandFailed as e:
-        return reject(e.message.removeprefix("error: ").removeprefix(f"line {number}: "))
+        detail = e.message.removeprefix("error: ").removeprefix(f"line {number}: ")
+        return reject(detail.removeprefix("line 1, "))
     if not isinstance(message, dict):
         return reject("expected a JSON object")
     now = fixed_now

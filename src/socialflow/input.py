@@ -234,7 +234,8 @@ class InputValidator:
             else:
                 namespace[f"_c{i}"] = self.checker(f.type)
                 lines.append(
-                    f"{prefix} x is _M or _c{i}(x, path) is not x: return slow(value, path)"
+                    f"{prefix} x is _M or _c{i}(x, path + {'.' + f.name!r}) is not x: "
+                    "return slow(value, path)"
                 )
         lines.append("    return value")
         exec("\n".join(lines) + "\n", namespace)
