@@ -17,8 +17,8 @@ from socialflow.errors import InputError
 
 __all__ = [
     "AccessDecision",
-    "GrantMatch",
     "Grant",
+    "GrantMatch",
     "OrgNode",
     "Principal",
     "RuleMatch",
