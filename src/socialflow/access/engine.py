@@ -221,7 +221,8 @@ class Access:
             self._bit(permission)
             self._known(principal, resource)
         if permission not in self._conditional:
-            assert row is not None and bit is not None  # INVARIANT: checked just above
+            assert row is not None  # INVARIANT: checked just above
+            assert bit is not None
             return bool(row.get(resource, 0) & bit & ~self._always_forbidden)
         return self._decide(principal, permission, resource, now, trace=False).allowed
 
