@@ -114,7 +114,9 @@ def check_modules(modules: Sequence[ast.Module], strict: bool = False) -> Checke
     if strict:
         errors = sorted(errors + warnings, key=_sort_key)
     if errors or program is None:
-        raise CheckError(errors)
+        # the warnings travel along: whoever fixes the errors wants to see them too
+        reported = errors if strict else sorted(errors + warnings, key=_sort_key)
+        raise CheckError(reported)
     return program.__class__(**{**_fields(program), "warnings": tuple(warnings)})
 
 
@@ -496,10 +498,11 @@ class _Checker:
             except ValueError:
                 self.d.error("invalid_calendar", f"`{text}` is not a valid date", span)
                 ok = False
-        if not ok:
-            return None
+        # build even when some lines were bad, so zone and overlap problems show too
         calendar = Calendar.build(decl.name.text, zone, hours, closed)
         problems = calendar.problems()
+        if not ok and not hours:
+            problems = tuple(p for p in problems if p.code != "no_opening_hours")
         for problem in problems:
             span = (
                 decl.timezones[0][1]
@@ -517,7 +520,7 @@ class _Checker:
                         span = s
                         break
             self.d.error(problem.code, problem.message, span)
-        return None if problems else calendar
+        return None if problems or not ok else calendar
 
     def day(self, name: ast.Name) -> int | None:
         text = name.text.lower()

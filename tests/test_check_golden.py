@@ -1,0 +1,39 @@
+"""Golden files pin the exact rendering of `socialflow check` diagnostics.
+
+Each ``tests/golden/NAME.sf`` is checked from the repository root (so paths in
+the output are stable) and its output must equal ``tests/golden/NAME.txt``.
+Regenerate with ``python -m pytest tests/test_check_golden.py --update-golden``
+after an intended change, and review the diff.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from socialflow.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+CASES = sorted((ROOT / "tests" / "golden").glob("*.sf"))
+
+
+@pytest.mark.parametrize("source", CASES, ids=[c.stem for c in CASES])
+def test_check_output_matches_golden(
+    source: Path, capsys: pytest.CaptureFixture[str], request: pytest.FixtureRequest
+) -> None:
+    cwd = Path.cwd()
+    os.chdir(ROOT)
+    try:
+        status = main(["check", str(source.relative_to(ROOT))])
+    finally:
+        os.chdir(cwd)
+    out = capsys.readouterr()
+    rendered = f"exit status {status}\n--- stdout\n{out.out}--- stderr\n{out.err}"
+    golden = source.with_suffix(".txt")
+    if request.config.getoption("--update-golden"):
+        golden.write_text(rendered, encoding="utf-8")
+    assert golden.is_file(), f"missing {golden.name}: run with --update-golden"
+    assert rendered == golden.read_text(encoding="utf-8")
+    assert status == 2
