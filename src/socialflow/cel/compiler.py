@@ -27,8 +27,8 @@ from socialflow.cel import ast, ext, stdlib
 from socialflow.cel.interpreter import iterate, qualified_names, resolve_name, resolve_qualified
 from socialflow.cel.limits import Limits
 from socialflow.cel.re2 import compile_regex
-from socialflow.cel.stdlib import FUNCTIONS, GLOBAL_ONLY, RECEIVER_ONLY, no_overload
-from socialflow.cel.values import INT_MAX, INT_MIN, type_name
+from socialflow.cel.stdlib import FUNCTIONS, GLOBAL_ONLY, RECEIVER_ONLY
+from socialflow.cel.values import INT_MAX, INT_MIN, no_overload, type_name
 from socialflow.errors import EvalError, LimitExceededError, SourceLimitError, UsageError
 from socialflow.source import Span
 

@@ -12,9 +12,9 @@ Unicode code points, as ``size`` does.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, Final, NoReturn
+from typing import Any, Final
 
-from socialflow.cel.values import type_name
+from socialflow.cel.values import no_overload, type_name, with_arity
 from socialflow.errors import EvalError
 
 __all__ = ["FUNCTIONS", "RECEIVER_ONLY", "contains_word"]
@@ -27,23 +27,16 @@ def _article(word: str) -> str:
     return f"an {word}" if word[:1] in "aeiou" else f"a {word}"
 
 
-def _no_overload(name: str, *args: Any) -> NoReturn:
-    kinds = ", ".join(type_name(a) for a in args)
-    raise EvalError(
-        "no_matching_overload", f"no matching overload for `{name}` applied to ({kinds})"
-    )
-
-
 def _str(name: str, value: Any, *rest: Any) -> str:
     if isinstance(value, str):
         return str(value)
-    _no_overload(name, value, *rest)
+    no_overload(name, value, *rest)
 
 
 def _str_list(name: str, s: Any, items: Any) -> tuple[str, Sequence[str]]:
     text = _str(name, s, items)
     if not isinstance(items, (list, tuple)):
-        _no_overload(name, s, items)
+        no_overload(name, s, items)
     for item in items:
         if not isinstance(item, str):
             raise EvalError(
@@ -56,7 +49,7 @@ def _str_list(name: str, s: Any, items: Any) -> tuple[str, Sequence[str]]:
 def _int(name: str, value: Any, *ctx: Any) -> int:
     if type(value) is int:
         return int(value)
-    _no_overload(name, *ctx)
+    no_overload(name, *ctx)
 
 
 def lower_ascii(s: Any) -> str:
@@ -123,7 +116,7 @@ def contains_word(text: str, word: str) -> bool:
 def contains_word_fn(s: Any, word: Any) -> bool:
     text = _str("containsWord", s, word)
     if not isinstance(word, str):
-        _no_overload("containsWord", s, word)
+        no_overload("containsWord", s, word)
     return contains_word(text, str(word))
 
 
@@ -135,7 +128,7 @@ def contains_any_word(s: Any, items: Any) -> bool:
 def replace(s: Any, old: Any, new: Any, count: Any = -1) -> str:
     text = _str("replace", s, old, new)
     if not isinstance(old, str) or not isinstance(new, str):
-        _no_overload("replace", s, old, new)
+        no_overload("replace", s, old, new)
     n = _int("replace", count, s, old, new, count)
     return text.replace(old, new, n if n >= 0 else -1)
 
@@ -143,7 +136,7 @@ def replace(s: Any, old: Any, new: Any, count: Any = -1) -> str:
 def split(s: Any, sep: Any, limit: Any = -1) -> list[str]:
     text = _str("split", s, sep)
     if not isinstance(sep, str):
-        _no_overload("split", s, sep)
+        no_overload("split", s, sep)
     n = _int("split", limit, s, sep, limit)
     if n == 0:
         return []
@@ -157,7 +150,7 @@ def split(s: Any, sep: Any, limit: Any = -1) -> list[str]:
 
 def join(items: Any, sep: Any = "") -> str:
     if not isinstance(items, (list, tuple)) or not isinstance(sep, str):
-        _no_overload("join", items, sep)
+        no_overload("join", items, sep)
     for item in items:
         if not isinstance(item, str):
             raise EvalError(
@@ -170,7 +163,7 @@ def join(items: Any, sep: Any = "") -> str:
 def index_of(s: Any, sub: Any, start: Any = 0) -> int:
     text = _str("indexOf", s, sub)
     if not isinstance(sub, str):
-        _no_overload("indexOf", s, sub)
+        no_overload("indexOf", s, sub)
     begin = _int("indexOf", start, s, sub, start)
     if not 0 <= begin <= len(text):
         raise EvalError(
@@ -191,31 +184,21 @@ def substring(s: Any, start: Any, end: Any = None) -> str:
     return text[begin:stop]
 
 
-def _arity(name: str, fn: Callable[..., Any], *counts: int) -> Callable[..., Any]:
-    def checked(*args: Any) -> Any:
-        if len(args) not in counts:
-            _no_overload(name, *args)
-        return fn(*args)
-
-    checked.__name__ = name
-    return checked
-
-
 FUNCTIONS: Final[dict[str, Callable[..., Any]]] = {
-    "lowerAscii": _arity("lowerAscii", lower_ascii, 1),
-    "upperAscii": _arity("upperAscii", upper_ascii, 1),
-    "trim": _arity("trim", trim, 1),
-    "containsAny": _arity("containsAny", contains_any, 2),
-    "containsAll": _arity("containsAll", contains_all, 2),
-    "containsWord": _arity("containsWord", contains_word_fn, 2),
-    "containsAnyWord": _arity("containsAnyWord", contains_any_word, 2),
-    "startsWithAny": _arity("startsWithAny", starts_with_any, 2),
-    "endsWithAny": _arity("endsWithAny", ends_with_any, 2),
-    "replace": _arity("replace", replace, 3, 4),
-    "split": _arity("split", split, 2, 3),
-    "join": _arity("join", join, 1, 2),
-    "indexOf": _arity("indexOf", index_of, 2, 3),
-    "substring": _arity("substring", substring, 2, 3),
+    "lowerAscii": with_arity("lowerAscii", lower_ascii, 1),
+    "upperAscii": with_arity("upperAscii", upper_ascii, 1),
+    "trim": with_arity("trim", trim, 1),
+    "containsAny": with_arity("containsAny", contains_any, 2),
+    "containsAll": with_arity("containsAll", contains_all, 2),
+    "containsWord": with_arity("containsWord", contains_word_fn, 2),
+    "containsAnyWord": with_arity("containsAnyWord", contains_any_word, 2),
+    "startsWithAny": with_arity("startsWithAny", starts_with_any, 2),
+    "endsWithAny": with_arity("endsWithAny", ends_with_any, 2),
+    "replace": with_arity("replace", replace, 3, 4),
+    "split": with_arity("split", split, 2, 3),
+    "join": with_arity("join", join, 1, 2),
+    "indexOf": with_arity("indexOf", index_of, 2, 3),
+    "substring": with_arity("substring", substring, 2, 3),
 }
 
 RECEIVER_ONLY: Final = frozenset(FUNCTIONS)

@@ -20,10 +20,9 @@ from socialflow.cel.stdlib import (
     has_field,
     index,
     make_map,
-    no_overload,
     select,
 )
-from socialflow.cel.values import TYPE_NAMES
+from socialflow.cel.values import TYPE_NAMES, no_overload
 from socialflow.errors import EvalError, LimitExceededError
 
 __all__ = ["evaluate"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any, Final, NoReturn
+from typing import Any, Final
 
 from socialflow.cel import ext
 from socialflow.cel.re2 import regex_search
@@ -25,6 +25,7 @@ from socialflow.cel.values import (
     dur_to_ns,
     format_duration,
     format_timestamp,
+    no_overload,
     ns_to_dur,
     ns_to_ts,
     parse_duration,
@@ -32,6 +33,7 @@ from socialflow.cel.values import (
     ts_to_ns,
     type_name,
     type_of,
+    with_arity,
     zone,
 )
 from socialflow.errors import EvalError
@@ -39,13 +41,6 @@ from socialflow.errors import EvalError
 __all__ = ["FUNCTIONS", "GLOBAL_ONLY", "RECEIVER_ONLY"]
 
 _NUMBER_TYPES: Final = (int, float, UInt)
-
-
-def no_overload(function: str, *args: Any) -> NoReturn:
-    kinds = ", ".join(type_name(a) for a in args)
-    raise EvalError(
-        "no_matching_overload", f"no matching overload for `{function}` applied to ({kinds})"
-    )
 
 
 def _check_int(value: int) -> int:
@@ -698,16 +693,6 @@ _TIME_FUNCTIONS: Final[dict[str, Callable[..., Any]]] = {
 }
 
 
-def _arity(name: str, fn: Callable[..., Any], *counts: int) -> Callable[..., Any]:
-    def checked(*args: Any) -> Any:
-        if len(args) not in counts:
-            no_overload(name, *args)
-        return fn(*args)
-
-    checked.__name__ = name
-    return checked
-
-
 #: Function name -> implementation.  Receiver-style calls pass the target first.
 FUNCTIONS: Final[dict[str, Callable[..., Any]]] = {
     "_==_": equals,
@@ -725,22 +710,22 @@ FUNCTIONS: Final[dict[str, Callable[..., Any]]] = {
     "!_": logical_not,
     "@in": contains_element,
     "_[_]": index,
-    "size": _arity("size", size, 1),
-    "contains": _arity("contains", contains, 2),
-    "startsWith": _arity("startsWith", starts_with, 2),
-    "endsWith": _arity("endsWith", ends_with, 2),
-    "matches": _arity("matches", matches, 2),
-    "int": _arity("int", to_int, 1),
-    "uint": _arity("uint", to_uint, 1),
-    "double": _arity("double", to_double, 1),
-    "string": _arity("string", to_string, 1),
-    "bytes": _arity("bytes", to_bytes, 1),
-    "bool": _arity("bool", to_bool, 1),
-    "timestamp": _arity("timestamp", to_timestamp, 1),
-    "duration": _arity("duration", to_duration, 1),
-    "type": _arity("type", to_type, 1),
-    "dyn": _arity("dyn", dyn, 1),
-    **{name: _arity(name, fn, 1, 2) for name, fn in _TIME_FUNCTIONS.items()},
+    "size": with_arity("size", size, 1),
+    "contains": with_arity("contains", contains, 2),
+    "startsWith": with_arity("startsWith", starts_with, 2),
+    "endsWith": with_arity("endsWith", ends_with, 2),
+    "matches": with_arity("matches", matches, 2),
+    "int": with_arity("int", to_int, 1),
+    "uint": with_arity("uint", to_uint, 1),
+    "double": with_arity("double", to_double, 1),
+    "string": with_arity("string", to_string, 1),
+    "bytes": with_arity("bytes", to_bytes, 1),
+    "bool": with_arity("bool", to_bool, 1),
+    "timestamp": with_arity("timestamp", to_timestamp, 1),
+    "duration": with_arity("duration", to_duration, 1),
+    "type": with_arity("type", to_type, 1),
+    "dyn": with_arity("dyn", dyn, 1),
+    **{name: with_arity(name, fn, 1, 2) for name, fn in _TIME_FUNCTIONS.items()},
     **ext.FUNCTIONS,
 }
 

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
-from typing import Any, Final
+from typing import Any, Final, NoReturn
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from socialflow.errors import EvalError
@@ -406,6 +406,26 @@ def type_name(value: Any) -> str:
         return type_of(value).name
     except EvalError:
         return "unknown"
+
+
+def no_overload(function: str, *args: Any) -> NoReturn:
+    """Raise CEL's ``no_matching_overload`` for ``function`` applied to ``args``."""
+    kinds = ", ".join(type_name(a) for a in args)
+    raise EvalError(
+        "no_matching_overload", f"no matching overload for `{function}` applied to ({kinds})"
+    )
+
+
+def with_arity(name: str, fn: Callable[..., Any], *counts: int) -> Callable[..., Any]:
+    """``fn`` guarded so that a call with another argument count is ``no_matching_overload``."""
+
+    def checked(*args: Any) -> Any:
+        if len(args) not in counts:
+            no_overload(name, *args)
+        return fn(*args)
+
+    checked.__name__ = name
+    return checked
 
 
 def is_nan(value: Any) -> bool:
