@@ -108,7 +108,8 @@ class Access:
         for i, node in enumerate(nodes):
             if node.parent is not None and node.parent not in out:
                 raise InputError(
-                    f"node `{node.id}` has unknown parent `{node.parent}`", path=f"$.nodes[{i}].parent"
+                    f"node `{node.id}` has unknown parent `{node.parent}`",
+                    path=f"$.nodes[{i}].parent",
                 )
         for i, node in enumerate(nodes):
             seen = {node.id}
@@ -116,7 +117,8 @@ class Access:
             while current is not None:
                 if current in seen:
                     raise InputError(
-                        f"the organisation tree has a cycle through `{node.id}`", path=f"$.nodes[{i}].parent"
+                        f"the organisation tree has a cycle through `{node.id}`",
+                        path=f"$.nodes[{i}].parent",
                     )
                 seen.add(current)
                 current = out[current].parent
@@ -126,7 +128,9 @@ class Access:
         out: dict[str, Principal] = {}
         for i, principal in enumerate(principals):
             if principal.id in out:
-                raise InputError(f"duplicate principal id `{principal.id}`", path=f"$.principals[{i}].id")
+                raise InputError(
+                    f"duplicate principal id `{principal.id}`", path=f"$.principals[{i}].id"
+                )
             out[principal.id] = principal
         return out
 
@@ -143,7 +147,10 @@ class Access:
             if grant.principal is not None and grant.principal not in self._principals:
                 raise InputError(f"unknown principal `{grant.principal}`", path=f"{path}.principal")
             if grant.group is not None and grant.group not in groups:
-                raise InputError(f"unknown group `{grant.group}` (no principal is a member)", path=f"{path}.group")
+                raise InputError(
+                    f"unknown group `{grant.group}` (no principal is a member)",
+                    path=f"{path}.group",
+                )
         return grants
 
     def _path_to_root(self, node_id: str) -> tuple[str, ...]:
@@ -178,7 +185,11 @@ class Access:
         granted: dict[str, dict[str, int]] = {p: {} for p in self._principals}
         for grant in self._grants:
             mask = self._mask(self.program.roles[grant.role])
-            who = [grant.principal] if grant.principal is not None else members.get(grant.group or "", [])
+            who = (
+                [grant.principal]
+                if grant.principal is not None
+                else members.get(grant.group or "", [])
+            )
             subtree = self._subtree(grant.scope)
             for principal in who:
                 row = granted[principal]
@@ -188,10 +199,14 @@ class Access:
 
     def _resource_value(self, node: OrgNode) -> dict[str, Any]:
         value = dict(node.attributes)
-        value.update({
-            "id": node.id, "kind": node.kind, "parent": node.parent,
-            "ancestors": list(self._ancestors[node.id][:-1]),
-        })
+        value.update(
+            {
+                "id": node.id,
+                "kind": node.kind,
+                "parent": node.parent,
+                "ancestors": list(self._ancestors[node.id][:-1]),
+            }
+        )
         return value
 
     # -- queries --------------------------------------------------------------------------
@@ -207,8 +222,9 @@ class Access:
         if resource not in self._nodes:
             raise InputError(f"unknown resource `{resource}`", path="resource")
 
-    def check(self, principal: str, permission: str, resource: str, *,
-              now: datetime | None = None) -> bool:
+    def check(
+        self, principal: str, permission: str, resource: str, *, now: datetime | None = None
+    ) -> bool:
         """May ``principal`` use ``permission`` on ``resource`` (a node id)?
 
         Raises:
@@ -221,17 +237,16 @@ class Access:
             self._bit(permission)
             self._known(principal, resource)
         if permission not in self._conditional:
-            assert row is not None  # INVARIANT: checked just above
-            assert bit is not None
-            return bool(row.get(resource, 0) & bit & ~self._always_forbidden)
+            return bool(row.get(resource, 0) & bit & ~self._always_forbidden)  # type: ignore[union-attr]  # row checked above
         return self._decide(principal, permission, resource, now, trace=False).allowed
 
-    def _decide(self, principal: str, permission: str, resource: str, now: datetime | None,
-                trace: bool) -> AccessDecision:
+    def _decide(
+        self, principal: str, permission: str, resource: str, now: datetime | None, trace: bool
+    ) -> AccessDecision:
         bit = self._bit(permission)
         self._known(principal, resource)
         granted = bool(self._granted[principal].get(resource, 0) & bit)
-        activation: dict[str, Any] = {
+        activation = {
             "principal": self._principal_values[principal],
             "resource": self._resource_values[resource],
             "action": permission,
@@ -253,7 +268,9 @@ class Access:
                 except EvalError as e:
                     error = f"{e.kind}: {e.message}"
                     holds = rule.rule.effect == "forbid"  # fail closed
-            match = RuleMatch(rule.rule.effect, rule.rule.describe(), rule.rule.span.location(), error)
+            match = RuleMatch(
+                rule.rule.effect, rule.rule.describe(), rule.rule.span.location(), error
+            )
             if rule.rule.effect == "forbid":
                 if holds:
                     forbidden = True
@@ -278,45 +295,67 @@ class Access:
             reason = "a permit applies"
         else:
             reason = "no grant or permit (deny by default)"
-        return AccessDecision(principal, permission, resource, allowed, grants,
-                              tuple(permits), tuple(forbids), reason)
+        return AccessDecision(
+            principal, permission, resource, allowed, grants, tuple(permits), tuple(forbids), reason
+        )
 
-    def _grant_matches(self, principal: str, permission: str, resource: str) -> tuple[GrantMatch, ...]:
+    def _grant_matches(
+        self, principal: str, permission: str, resource: str
+    ) -> tuple[GrantMatch, ...]:
         chain = self._ancestors[resource]
         groups = set(self._principals[principal].groups)
         out: list[GrantMatch] = []
         for grant in self._grants:
-            via = grant.principal if grant.principal == principal else (
-                grant.group if grant.group in groups else None
+            via = (
+                grant.principal
+                if grant.principal == principal
+                else (grant.group if grant.group in groups else None)
             )
-            if via is None or permission not in self.program.roles[grant.role] or grant.scope not in chain:
+            if (
+                via is None
+                or permission not in self.program.roles[grant.role]
+                or grant.scope not in chain
+            ):
                 continue
-            out.append(GrantMatch(grant.role, grant.scope, via, chain[chain.index(grant.scope):]))
+            out.append(GrantMatch(grant.role, grant.scope, via, chain[chain.index(grant.scope) :]))
         return tuple(sorted(out, key=lambda g: (len(g.path), g.scope, g.role, g.via)))
 
-    def explain(self, principal: str, permission: str, resource: str, *,
-                now: datetime | None = None) -> AccessDecision:
+    def explain(
+        self, principal: str, permission: str, resource: str, *, now: datetime | None = None
+    ) -> AccessDecision:
         """The decision with the grants (and their tree paths), permits and forbids."""
         return self._decide(principal, permission, resource, now, trace=True)
 
-    def who_can(self, permission: str, resource: str, *, now: datetime | None = None) -> tuple[str, ...]:
+    def who_can(
+        self, permission: str, resource: str, *, now: datetime | None = None
+    ) -> tuple[str, ...]:
         """Every principal (group grants expanded to members) allowed, sorted."""
         self._bit(permission)
         if resource not in self._nodes:
             raise InputError(f"unknown resource `{resource}`", path="resource")
-        return tuple(sorted(p for p in self._principals if self.check(p, permission, resource, now=now)))
+        return tuple(
+            sorted(p for p in self._principals if self.check(p, permission, resource, now=now))
+        )
 
-    def what_can(self, principal: str, permission: str, *, now: datetime | None = None) -> tuple[str, ...]:
+    def what_can(
+        self, principal: str, permission: str, *, now: datetime | None = None
+    ) -> tuple[str, ...]:
         """Every node (of any kind) where ``principal`` holds ``permission``, sorted."""
         self._bit(permission)
         if principal not in self._principals:
             raise InputError(f"unknown principal `{principal}`", path="principal")
-        return tuple(sorted(n for n in self._nodes if self.check(principal, permission, n, now=now)))
+        return tuple(
+            sorted(n for n in self._nodes if self.check(principal, permission, n, now=now))
+        )
 
-    def permissions(self, principal: str, resource: str, *, now: datetime | None = None) -> tuple[str, ...]:
+    def permissions(
+        self, principal: str, resource: str, *, now: datetime | None = None
+    ) -> tuple[str, ...]:
         """The permissions ``principal`` holds on ``resource``, in declaration order."""
         self._known(principal, resource)
-        return tuple(p for p in self.program.permissions if self.check(principal, p, resource, now=now))
+        return tuple(
+            p for p in self.program.permissions if self.check(principal, p, resource, now=now)
+        )
 
     def violations(self, *, now: datetime | None = None) -> tuple[Violation, ...]:
         """Every (principal, resource) holding all permissions of an ``exclusive`` set."""

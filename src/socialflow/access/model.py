@@ -104,9 +104,13 @@ class AccessDecision:
         for g in self.grants:
             lines.append(f"  grant {g.role} on {g.scope} via {g.via} (path {' > '.join(g.path)})")
         for r in self.permits:
-            lines.append(f"  {r.effect} `{r.rule}` at {r.location}" + (f": {r.error}" if r.error else ""))
+            lines.append(
+                f"  {r.effect} `{r.rule}` at {r.location}" + (f": {r.error}" if r.error else "")
+            )
         for r in self.forbids:
-            lines.append(f"  {r.effect} `{r.rule}` at {r.location}" + (f": {r.error}" if r.error else ""))
+            lines.append(
+                f"  {r.effect} `{r.rule}` at {r.location}" + (f": {r.error}" if r.error else "")
+            )
         return "\n".join(lines)
 
 

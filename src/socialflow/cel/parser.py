@@ -199,10 +199,13 @@ def _describe_token(token: Token) -> str:
 
 
 def _terminal_name(name: str, grammar: str) -> str:
+    cel_terminal = grammar == "cel.lark" or name.startswith("cel__") or name in _SHARED_TERMINALS
     if name.startswith("cel__"):
         name = name[5:]
-    if name in _TERMINAL_NAMES:
+    if cel_terminal and name in _TERMINAL_NAMES:
         return _TERMINAL_NAMES[name]
+    if name in _DSL_TERMINAL_NAMES:
+        return _DSL_TERMINAL_NAMES[name]
     pattern = _literal_terminals(grammar).get(name)
     if pattern is not None:
         return f"`{pattern}`"
@@ -216,6 +219,20 @@ def _literal_terminals(grammar: str) -> dict[str, str]:
         t.name: t.pattern.value for t in lalr_parser(grammar).terminals if t.pattern.type == "str"
     }
 
+
+#: Terminals the DSL grammar imports from CEL's by name (they keep their names).
+_SHARED_TERMINALS: Final = frozenset({"IDENT", "INT", "STRING", "MINUS"})
+#: Human names for the DSL grammar's own terminals.
+_DSL_TERMINAL_NAMES: Final = {
+    "ACCESS_EFFECT": "`permit` or `forbid`",
+    "DURATION": "duration (e.g. `30m`)",
+    "TIME": "time of day (HH:MM)",
+    "DATE": "date (YYYY-MM-DD)",
+    "OPTIONAL": "`?`",
+    "ALL_PERMISSIONS": "`*`",
+    "NOT": "`not`",
+    "$END": "end of input",
+}
 
 _ESCAPES: Final = {
     "a": "\a",

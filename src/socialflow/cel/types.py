@@ -31,6 +31,7 @@ from typing import Any, Final, TypeAlias
 
 import attrs
 
+from socialflow._suggest import did_you_mean
 from socialflow.errors import UsageError
 
 __all__ = [
@@ -388,29 +389,9 @@ class _TypeParser:
         )
 
 
-def edit_distance(a: str, b: str) -> int:
-    """Edits (insert, delete, substitute, swap two neighbours) that turn ``a`` into ``b``."""
-    prev2: list[int] = []
-    prev = list(range(len(b) + 1))
-    for i in range(1, len(a) + 1):
-        row = [i]
-        for j in range(1, len(b) + 1):
-            cost = 0 if a[i - 1] == b[j - 1] else 1
-            best = min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + cost)
-            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
-                best = min(best, prev2[j - 2] + 1)
-            row.append(best)
-        prev2, prev = prev, row
-    return prev[-1]
-
-
 def suggest(name: str, candidates: Iterable[str]) -> str | None:
-    """``did you mean `x`?`` for the closest candidate at edit distance 1 or 2
-    (and less than the length of ``name``); ties go to the alphabetically first."""
-    scored = sorted((edit_distance(name, c), c) for c in set(candidates) if c and c != name)
-    if scored and scored[0][0] <= 2 and scored[0][0] < len(name):
-        return f"did you mean `{scored[0][1]}`?"
-    return None
+    """``did you mean `x`?`` (see :func:`socialflow._suggest.did_you_mean`)."""
+    return did_you_mean(name, candidates)
 
 
 def is_assignable(target: CelType, source: CelType) -> bool:

@@ -14,6 +14,8 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import date, time, timedelta
 from typing import Any, Final, TypeVar
 
+import attrs
+
 from socialflow._suggest import did_you_mean
 from socialflow.calendars import Calendar, OpeningHours
 from socialflow.cel.analysis import analyse
@@ -111,8 +113,9 @@ def check_modules(modules: Sequence[ast.Module], strict: bool = False) -> Checke
     program = _Checker(modules, diags).run()
     errors = sorted(diags.errors, key=_sort_key)
     warnings = sorted(diags.warnings, key=_sort_key)
-    if strict:
-        errors = sorted(errors + warnings, key=_sort_key)
+    if strict:  # warnings become errors, and say so
+        promoted = [attrs.evolve(w, severity=Severity.ERROR) for w in warnings]
+        errors = sorted(errors + promoted, key=_sort_key)
     if errors or program is None:
         # the warnings travel along: whoever fixes the errors wants to see them too
         reported = errors if strict else sorted(errors + warnings, key=_sort_key)
@@ -804,7 +807,7 @@ class _Checker:
                 self.resolve("sla", exp.name, slas, "undeclared_sla")
             elif exp.kind == "escalate":
                 self.resolve("escalation", exp.name, escalations, "undeclared_escalation")
-            elif exp.kind == "matched":
+            elif exp.kind in ("matched", "error"):
                 self.resolve("rule", exp.name, rules, "undeclared_rule")
             elif exp.kind == "priority" and exp.name.text not in PRIORITIES:
                 self.d.error(

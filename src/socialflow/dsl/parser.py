@@ -51,6 +51,12 @@ def parse_duration_literal(text: str) -> timedelta:
     return timedelta(seconds=seconds)
 
 
+def _int(token: Token) -> int:
+    """An integer token: decimal (leading zeros allowed) or ``0x`` hexadecimal."""
+    text = str(token)
+    return int(text, 16) if text[:2].lower() == "0x" else int(text, 10)
+
+
 def _kids(node: Tree[Any]) -> list[Any]:
     return list(node.children)
 
@@ -202,7 +208,7 @@ class _Builder:
                 number, after, *targets = kids
                 levels.append(
                     ast.LevelDecl(
-                        int(str(number), 0),
+                        _int(number),
                         None if after is None else self.duration(after),
                         tuple(self.target(t) for t in targets),
                         self.span(item),
@@ -212,7 +218,7 @@ class _Builder:
                 count, after = kids
                 repeats.append(
                     ast.RepeatDecl(
-                        int(str(count), 0),
+                        _int(count),
                         None if after is None else self.duration(after),
                         self.span(item),
                     )
@@ -237,7 +243,7 @@ class _Builder:
             seen.append((kind, self.span(item)))
             if kind == "precedence":
                 minus, number = kids
-                precedence = int(str(number), 0) * (-1 if minus is not None else 1)
+                precedence = _int(number) * (-1 if minus is not None else 1)
             elif kind == "when":
                 when = self.cel(kids[0])
             else:

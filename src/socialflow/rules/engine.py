@@ -303,12 +303,17 @@ class TriageEngine:
                     set_now.append((output, _show(value)))
             for tag in rule.tags:
                 set_now.append(("tag", tag))
-            for name, _, text in rule.sets:
+            for name, value_fn, text in rule.sets:
                 if name in values_set:
                     overridden.append((f"set {name}", text, values_set[name]))
-                else:
-                    values_set[name] = rule.name
-                    set_now.append((f"set {name}", text))
+                    continue
+                try:
+                    value_fn(activation)
+                except EvalError as e:  # as in triage: an erroring value leaves it unset
+                    set_now.append((f"set {name}", f"{text} (raised {e.kind}; not set)"))
+                    continue
+                values_set[name] = rule.name
+                set_now.append((f"set {name}", text))
             traces.append(
                 RuleTrace(
                     rule.name,
