@@ -3,7 +3,7 @@
 The distance is Damerau-Levenshtein (insert, delete, substitute, or swap two
 neighbours: ``hihg`` is one edit from ``high``).  A suggestion is made only
 when it is close for the name's length: 1 edit below 4 characters, 2 below
-9, 3 beyond; ties go to the alphabetically first candidate (deterministic).
+9, 3 beyond, and always fewer edits than the name has characters; ties go to the alphabetically first candidate (deterministic).
 """
 
 from __future__ import annotations
@@ -35,6 +35,6 @@ def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
     scored = sorted(
         (edit_distance(name.lower(), c.lower()), c) for c in set(candidates) if c and c != name
     )
-    if scored and scored[0][0] <= limit:
+    if scored and scored[0][0] <= limit and scored[0][0] < len(name):
         return f"did you mean `{scored[0][1]}`?"
     return None

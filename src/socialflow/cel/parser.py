@@ -206,6 +206,8 @@ def _terminal_name(name: str, grammar: str) -> str:
         return _TERMINAL_NAMES[name]
     if name in _DSL_TERMINAL_NAMES:
         return _DSL_TERMINAL_NAMES[name]
+    if name.startswith("_K_"):  # a DSL keyword
+        return f"`{name[3:].lower()}`"
     pattern = _literal_terminals(grammar).get(name)
     if pattern is not None:
         return f"`{pattern}`"
