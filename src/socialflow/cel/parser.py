@@ -315,12 +315,18 @@ def build_expr(tree: Tree[Any], source: Source, limits: Limits | None = None) ->
     file was parsed at once).
     """
     builder = _Builder(source, 0, limits or Limits())
+    span = builder.span(tree)
+    if span.end - span.start > builder.limits.max_source_length:
+        raise SourceLimitError(
+            "source_too_long",
+            f"expression is {span.end - span.start} characters long; "
+            f"the limit is {builder.limits.max_source_length}",
+            Span(source, span.start, span.start + 1),
+        )
     try:
         return builder.build(tree, 0)
     except RecursionError:
-        raise SourceLimitError(
-            "nesting_too_deep", "expression is nested too deeply", builder.span(tree)
-        ) from None
+        raise SourceLimitError("nesting_too_deep", "expression is nested too deeply", span) from None
 
 
 def decode_string(token: Token, source: Source, limits: Limits | None = None) -> str:
