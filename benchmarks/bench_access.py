@@ -75,10 +75,7 @@ def tree_walk(aw: Any, wl: Any) -> Check:
     def check(u: str, p: str, a: str) -> bool:
         scopes = by_user.get(u, {})
         b = wl.accounts[a]
-        for node in (a, b, wl.brands[b]):
-            if p in scopes.get(node, ()):
-                return True
-        return False
+        return any(p in scopes.get(node, ()) for node in (a, b, wl.brands[b]))
 
     return check
 
