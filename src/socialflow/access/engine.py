@@ -237,7 +237,9 @@ class Access:
             self._bit(permission)
             self._known(principal, resource)
         if permission not in self._conditional:
-            return bool(row.get(resource, 0) & bit & ~self._always_forbidden)  # type: ignore[union-attr]  # row checked above
+            assert row is not None  # INVARIANT: _known raised otherwise
+            assert bit is not None
+            return bool(row.get(resource, 0) & bit & ~self._always_forbidden)
         return self._decide(principal, permission, resource, now, trace=False).allowed
 
     def _decide(
@@ -246,7 +248,7 @@ class Access:
         bit = self._bit(permission)
         self._known(principal, resource)
         granted = bool(self._granted[principal].get(resource, 0) & bit)
-        activation = {
+        activation: dict[str, Any] = {
             "principal": self._principal_values[principal],
             "resource": self._resource_values[resource],
             "action": permission,
