@@ -24,6 +24,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import triage_workload as tw
+from _timing import best_rate, sample_size
 
 import socialflow as sf
 
@@ -85,21 +86,9 @@ def engines() -> dict[str, Callable[[], Callable[[dict[str, Any]], Any] | str]]:
 
 def time_engine(
     fn: Callable[[dict[str, Any]], Any], msgs: list[dict[str, Any]], repeat: int, budget: float
-) -> tuple[float, int]:
-    probe = msgs[:50]
-    t = time.perf_counter()
-    for m in probe:
-        fn(m)
-    per = (time.perf_counter() - t) / len(probe)
-    n = max(50, min(len(msgs), int(budget / max(per, 1e-9))))
-    sample = msgs[:n]
-    best = float("inf")
-    for _ in range(repeat):
-        t = time.perf_counter()
-        for m in sample:
-            fn(m)
-        best = min(best, time.perf_counter() - t)
-    return n / best, n
+) -> float:
+    """Evaluations per second on a sample sized to ``budget`` seconds."""
+    return best_rate(fn, msgs[: sample_size(fn, msgs, budget)], repeat)
 
 
 def distinct_expressions(count: int) -> list[str]:
@@ -152,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
         elif answers != baseline:
             rows.append((name, "WRONG", "-", "-"))
             continue
-        rate, _ = time_engine(fn, msgs, args.repeat, args.budget)
+        rate = time_engine(fn, msgs, args.repeat, args.budget)
         if base_rate is None:
             base_rate = rate
         rows.append((name, f"{rate:,.0f}", f"{rate / base_rate:.3g}x", f"{1e6 / rate:.3f}"))

@@ -31,6 +31,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import triage_workload as tw
+from _timing import best_rate, sample_size
 
 import socialflow as sf
 
@@ -207,23 +208,11 @@ def run(
         match = factory(rules)
     except ImportError:
         return "not installed"
-    # size the sample so one pass takes about `budget` seconds
-    probe = msgs[: min(len(msgs), 50)]
-    t = time.perf_counter()
-    for m in probe:
-        match(m)
-    per = (time.perf_counter() - t) / len(probe)
-    n = max(50, min(len(msgs), int(budget / max(per, 1e-9))))
+    n = sample_size(match, msgs, budget)
     sample = msgs[:n]
     if [match(m) for m in sample] != oracle[:n]:
         return "WRONG"
-    best = float("inf")
-    for _ in range(repeat):
-        t = time.perf_counter()
-        for m in sample:
-            match(m)
-        best = min(best, time.perf_counter() - t)
-    return n / best
+    return best_rate(match, sample, repeat)
 
 
 def main(argv: list[str] | None = None) -> int:
