@@ -223,19 +223,28 @@ def iterate(kind: str, two_vars: bool, rng: Any) -> Iterator[tuple[Any, Any]]:
         no_overload(kind, rng)
 
 
+def _bind_each(
+    node: ast.Comprehension, ctx: _Context, inner: dict[str, Any], rng: Any
+) -> Iterator[Any]:
+    """Bind the loop variable(s) in ``inner`` for each element, counting iterations;
+    yields the first variable's value (the element, index or key)."""
+    two = node.var2 is not None
+    for a, b in iterate(node.kind, two, rng):
+        ctx.tick()
+        inner[node.var] = a
+        if node.var2 is not None:
+            inner[node.var2] = b
+        yield a
+
+
 def _comprehension(node: ast.Comprehension, ctx: _Context, scope: dict[str, Any]) -> Any:
     rng = _eval(node.range, ctx, scope)
     kind = node.kind
     inner = dict(scope)
-    two = node.var2 is not None
     if kind in ("all", "exists"):
         decisive = kind == "exists"
         error: Any = None
-        for a, b in iterate(kind, two, rng):
-            ctx.tick()
-            inner[node.var] = a
-            if two:
-                inner[node.var2] = b  # type: ignore[index]  # var2 is set when two
+        for _ in _bind_each(node, ctx, inner, rng):
             result = _try(node.body, ctx, inner)
             if result is decisive:
                 return decisive
@@ -250,11 +259,7 @@ def _comprehension(node: ast.Comprehension, ctx: _Context, scope: dict[str, Any]
         return not decisive
     if kind == "exists_one":
         count = 0
-        for a, b in iterate(kind, two, rng):
-            ctx.tick()
-            inner[node.var] = a
-            if two:
-                inner[node.var2] = b  # type: ignore[index]  # var2 is set when two
+        for _ in _bind_each(node, ctx, inner, rng):
             result = _eval(node.body, ctx, inner)
             if result is True:
                 count += 1
@@ -263,11 +268,7 @@ def _comprehension(node: ast.Comprehension, ctx: _Context, scope: dict[str, Any]
         return count == 1
     out_list: list[Any] = []
     out_map: dict[Any, Any] = {}
-    for a, b in iterate(kind, two, rng):
-        ctx.tick()
-        inner[node.var] = a
-        if two:
-            inner[node.var2] = b  # type: ignore[index]  # var2 is set when two
+    for a in _bind_each(node, ctx, inner, rng):
         if node.filter is not None or kind == "filter":
             keep = _eval(node.filter if node.filter is not None else node.body, ctx, inner)
             if keep is False:

@@ -326,7 +326,9 @@ def build_expr(tree: Tree[Any], source: Source, limits: Limits | None = None) ->
     try:
         return builder.build(tree, 0)
     except RecursionError:
-        raise SourceLimitError("nesting_too_deep", "expression is nested too deeply", span) from None
+        raise SourceLimitError(
+            "nesting_too_deep", "expression is nested too deeply", span
+        ) from None
 
 
 def decode_string(token: Token, source: Source, limits: Limits | None = None) -> str:

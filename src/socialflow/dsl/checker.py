@@ -65,6 +65,17 @@ class _Collector:
     def __init__(self) -> None:
         self.items: list[Diagnostic] = []
 
+    def add(
+        self,
+        severity: Severity,
+        code: str,
+        message: str,
+        span: Span | None,
+        help: str | None = None,
+        notes: Sequence[str] = (),
+    ) -> None:
+        self.items.append(Diagnostic(severity, code, message, span, help, tuple(notes)))
+
     def error(
         self,
         code: str,
@@ -73,7 +84,7 @@ class _Collector:
         help: str | None = None,
         notes: Sequence[str] = (),
     ) -> None:
-        self.items.append(Diagnostic(Severity.ERROR, code, message, span, help, tuple(notes)))
+        self.add(Severity.ERROR, code, message, span, help, notes)
 
     def warning(
         self,
@@ -83,7 +94,7 @@ class _Collector:
         help: str | None = None,
         notes: Sequence[str] = (),
     ) -> None:
-        self.items.append(Diagnostic(Severity.WARNING, code, message, span, help, tuple(notes)))
+        self.add(Severity.WARNING, code, message, span, help, notes)
 
     def extend(self, diagnostics: Iterable[Diagnostic]) -> None:
         self.items.extend(diagnostics)
