@@ -1,4 +1,4 @@
-"""Business-time arithmetic of :mod:`socialflow.calendars`, through its public API.
+"""Business-time arithmetic of :mod:`socialflow.timing.calendar`, through its public API.
 
 Concrete examples use DESIGN.md's ``uk_support`` calendar; the DST examples use
 the 2026 transitions of Europe/London (29 March, 25 October) and
@@ -20,8 +20,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from socialflow.calendars import Calendar, CalendarProblem, OpeningHours
 from socialflow.errors import SocialflowError, UsageError
+from socialflow.timing.calendar import Calendar, CalendarProblem, OpeningHours
 
 LONDON = ZoneInfo("Europe/London")
 NEW_YORK = ZoneInfo("America/New_York")

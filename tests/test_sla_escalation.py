@@ -1,5 +1,5 @@
-"""SLA deadlines (:mod:`socialflow.sla`) and escalation plans
-(:mod:`socialflow.escalation`), through their public API.
+"""SLA deadlines (:mod:`socialflow.timing.sla`) and escalation plans
+(:mod:`socialflow.timing.escalation`), through their public API.
 
 The examples are DESIGN.md's ``standard``/``urgent`` SLAs and ``care_policy``.
 """
@@ -14,9 +14,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from socialflow.calendars import Calendar, OpeningHours
 from socialflow.errors import UsageError
-from socialflow.escalation import (
+from socialflow.timing.calendar import Calendar, OpeningHours
+from socialflow.timing.escalation import (
     MAX_PLAN_STEPS,
     EscalationLevel,
     EscalationPlan,
@@ -25,7 +25,7 @@ from socialflow.escalation import (
     EscalationStep,
     EscalationTarget,
 )
-from socialflow.sla import SlaDeadlines, SlaPolicy
+from socialflow.timing.sla import SlaDeadlines, SlaPolicy
 
 LONDON = ZoneInfo("Europe/London")
 H = timedelta(hours=1)

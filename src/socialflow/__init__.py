@@ -19,7 +19,6 @@ from socialflow.access.model import (
     records_from_json,
 )
 from socialflow.bundle import Bundle, load, loads
-from socialflow.calendars import Calendar, OpeningHours
 from socialflow.errors import (
     CheckError,
     Diagnostic,
@@ -33,10 +32,11 @@ from socialflow.errors import (
     SourceLimitError,
     UsageError,
 )
-from socialflow.escalation import EscalationPlan, EscalationPolicy, EscalationStep
-from socialflow.rules.decision import ConditionError, Decision, Explanation, Override, RuleTrace
-from socialflow.rules.tests import TestResult, run_tests
-from socialflow.sla import SlaDeadlines, SlaPolicy
+from socialflow.testing.runner import TestResult, run_tests
+from socialflow.timing.calendar import Calendar, OpeningHours
+from socialflow.timing.escalation import EscalationPlan, EscalationPolicy, EscalationStep
+from socialflow.timing.sla import SlaDeadlines, SlaPolicy
+from socialflow.triage.decision import ConditionError, Decision, Explanation, Override, RuleTrace
 
 __version__ = "0.1.0.dev0"
 

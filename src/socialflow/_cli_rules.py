@@ -29,7 +29,7 @@ from socialflow.cli import (
     register,
 )
 from socialflow.errors import Diagnostic, EvalError, Severity
-from socialflow.rules.tests import run_tests
+from socialflow.testing.runner import run_tests
 
 __all__: list[str] = []
 

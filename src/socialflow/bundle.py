@@ -23,8 +23,8 @@ from socialflow.dsl.checker import check_modules
 from socialflow.dsl.parser import parse_module
 from socialflow.dsl.program import CheckedProgram
 from socialflow.errors import Diagnostic, ParseError, SourceError, UsageError
-from socialflow.rules.decision import Decision, Explanation
-from socialflow.rules.engine import TriageEngine
+from socialflow.triage.decision import Decision, Explanation
+from socialflow.triage.engine import TriageEngine
 
 __all__ = ["Bundle", "load", "loads", "parse_sources"]
 

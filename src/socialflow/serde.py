@@ -36,7 +36,7 @@ from socialflow.cel.values import (
     parse_timestamp,
 )
 from socialflow.errors import EvalError, InputError, UsageError
-from socialflow.rules.decision import ConditionError, Decision, Explanation, Override, RuleTrace
+from socialflow.triage.decision import ConditionError, Decision, Explanation, Override, RuleTrace
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -129,8 +129,8 @@ def _make_converter() -> cattrs.Converter:
         }
 
     def structure_decision(data: Mapping[str, Any], _: Any) -> Decision:
-        from socialflow.escalation import EscalationPlan
-        from socialflow.sla import SlaDeadlines
+        from socialflow.timing.escalation import EscalationPlan
+        from socialflow.timing.sla import SlaDeadlines
 
         return Decision(
             ruleset=data["ruleset"],

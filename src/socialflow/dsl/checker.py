@@ -17,7 +17,6 @@ from typing import Any, Final, TypeVar
 import attrs
 
 from socialflow._suggest import did_you_mean
-from socialflow.calendars import Calendar, OpeningHours
 from socialflow.cel.analysis import analyse
 from socialflow.cel.checker import check as check_cel
 from socialflow.cel.interpreter import evaluate as interpret
@@ -33,9 +32,10 @@ from socialflow.dsl.program import (
     SchemaField,
 )
 from socialflow.errors import CheckError, Diagnostic, EvalError, Severity, UsageError
-from socialflow.escalation import EscalationLevel, EscalationPolicy, EscalationTarget
-from socialflow.sla import SlaPolicy
 from socialflow.source import Span
+from socialflow.timing.calendar import Calendar, OpeningHours
+from socialflow.timing.escalation import EscalationLevel, EscalationPolicy, EscalationTarget
+from socialflow.timing.sla import SlaPolicy
 
 __all__ = ["check_modules"]
 

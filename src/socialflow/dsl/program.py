@@ -11,12 +11,12 @@ from typing import Any
 
 import attrs
 
-from socialflow.calendars import Calendar
 from socialflow.dsl import ast
 from socialflow.errors import Diagnostic
-from socialflow.escalation import EscalationPolicy
-from socialflow.sla import SlaPolicy
 from socialflow.source import Span
+from socialflow.timing.calendar import Calendar
+from socialflow.timing.escalation import EscalationPolicy
+from socialflow.timing.sla import SlaPolicy
 
 __all__ = ["AccessRule", "CheckedProgram", "CheckedRule", "Schema", "SchemaField"]
 

@@ -1,7 +1,7 @@
 """Triage: a checked program's rules, compiled and indexed -> :class:`Decision`.
 
 ``TriageEngine`` compiles every condition with the CEL compiler, builds the
-:class:`~socialflow.rules.index.RuleIndex`, and evaluates a message by
+:class:`~socialflow.triage.index.RuleIndex`, and evaluates a message by
 visiting only the candidate rules, in evaluation order (precedence, then
 source order).  The default path records no trace; :meth:`TriageEngine.explain`
 re-evaluates deterministically with tracing on.
@@ -20,8 +20,7 @@ from socialflow.cel.interpreter import evaluate as interpret
 from socialflow.cel.limits import Limits
 from socialflow.dsl.program import CheckedProgram, CheckedRule
 from socialflow.errors import EvalError, InputError, UsageError
-from socialflow.input import InputValidator
-from socialflow.rules.decision import (
+from socialflow.triage.decision import (
     ConditionError,
     Decision,
     Explanation,
@@ -29,7 +28,8 @@ from socialflow.rules.decision import (
     RuleTrace,
     make_decision,
 )
-from socialflow.rules.index import RuleIndex
+from socialflow.triage.index import RuleIndex
+from socialflow.triage.input import InputValidator
 
 __all__ = ["TriageEngine"]
 

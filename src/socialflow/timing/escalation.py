@@ -36,8 +36,8 @@ from typing import Any, Final
 
 import attrs
 
-from socialflow.calendars import _aware_utc
 from socialflow.errors import UsageError
+from socialflow.timing.calendar import _aware_utc
 
 __all__ = [
     "MAX_PLAN_STEPS",

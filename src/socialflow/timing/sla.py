@@ -1,11 +1,11 @@
 """Response-time targets (SLAs) as absolute deadlines.
 
 In: an :class:`SlaPolicy` (a first-response and/or a resolution duration and
-an optional :class:`~socialflow.calendars.Calendar`) and an aware ``now``.
+an optional :class:`~socialflow.timing.calendar.Calendar`) and an aware ``now``.
 
 Out: :class:`SlaDeadlines`, aware ``datetime`` values in UTC.  With a calendar
 the durations are business time (:meth:`Calendar.add
-<socialflow.calendars.Calendar.add>`: the clock starts at the next opening, and
+<socialflow.timing.calendar.Calendar.add>`: the clock starts at the next opening, and
 a deadline on a closing instant stays there); without one they are elapsed
 time, ``now + duration``, whatever the zone of ``now`` (no wall-clock
 arithmetic across a DST change).
@@ -18,8 +18,8 @@ from typing import Any
 
 import attrs
 
-from socialflow.calendars import Calendar, _aware_utc
 from socialflow.errors import UsageError
+from socialflow.timing.calendar import Calendar, _aware_utc
 
 __all__ = ["SlaDeadlines", "SlaPolicy"]
 

@@ -13,8 +13,8 @@ from typing import Any
 
 import attrs
 
-from socialflow.escalation import EscalationPlan
-from socialflow.sla import SlaDeadlines
+from socialflow.timing.escalation import EscalationPlan
+from socialflow.timing.sla import SlaDeadlines
 
 __all__ = ["ConditionError", "Decision", "Explanation", "Override", "RuleTrace"]
 

@@ -1,0 +1,1 @@
+"""Testing: the runner of the DSL's ``test`` blocks (and, later, the test author's kit)."""

@@ -1,0 +1,1 @@
+"""Business time, SLA deadlines and escalation plans: pure arithmetic on aware datetimes."""
