@@ -65,7 +65,7 @@ SCRIPT = textwrap.dedent(
     now = datetime(2026, 11, 23, 10, tzinfo=timezone.utc)
     decision = bundle.triage(msg, now)
     out.append(sf.serde.dumps(decision))
-    out.append(str(decision.explain()))
+    out.append(str(bundle.explain(msg, now)))
 
     policy = sf.loads("""
     permission view, draft, publish

@@ -180,8 +180,8 @@ def test_explain_lists_every_rule_and_why() -> None:
     rule broken { when msg.sentiment / 0.0 > int("x") then tag "never" }
     """)
     d = b.triage(message(text="refund please"), NOW)
-    text = str(d.explain())
-    assert "[not matched] press" in text and "failed: msg.author.followers > 1000" in text
+    text = str(b.explain(message(text="refund please"), NOW))
+    assert "[not_matched] press" in text and "failed: msg.author.followers > 1000" in text
     assert "[matched] refund" in text and "priority: high" in text
     assert "overridden route: billing (`refund` set it first)" in text
     assert "[error] broken" in text

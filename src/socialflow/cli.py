@@ -22,25 +22,22 @@ functions and calling :func:`register`.
 from __future__ import annotations
 
 import argparse
-import base64
 import contextlib
 import json
-import math
 import os
 import re
 import sys
-from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime, timedelta
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Final, NoReturn, TextIO
 
 import attrs
 
 import socialflow as sf
-from socialflow.cel.values import Type, format_duration, format_timestamp
+from socialflow import serde
 from socialflow.errors import Diagnostic, Severity
 
-__all__ = ["COMMANDS", "Command", "CommandFailed", "main", "register", "to_json"]
+__all__ = ["COMMANDS", "Command", "CommandFailed", "main", "register"]
 
 #: Exit statuses (see the module docstring).
 EXIT_OK: Final = 0
@@ -276,62 +273,12 @@ def _json_kind(value: Any) -> str:
 # Writing results.
 
 
-def to_json(value: Any) -> Any:
-    """Convert a CEL result to a JSON-serialisable value.
-
-    The mapping follows the protobuf JSON conventions CEL users know:
-    timestamps become RFC 3339 strings (``"2026-11-23T10:00:00Z"``), durations
-    ``"5400s"``-style strings, bytes base64 strings, CEL types their name
-    (``"int"``), non-finite doubles ``"NaN"``/``"Infinity"``/``"-Infinity"``.
-    Map keys become strings (``true``/``false`` for bools); two keys that
-    would collide (``1`` and ``"1"``) are an error rather than a lost entry.
-
-    Raises:
-        ValueError: the value cannot be represented as JSON.
-    """
-    if value is None or isinstance(value, (bool, str)):
-        return value
-    if isinstance(value, int):
-        return int(value)  # UInt -> plain int
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "NaN"
-        if math.isinf(value):
-            return "Infinity" if value > 0 else "-Infinity"
-        return value
-    if isinstance(value, (bytes, bytearray)):
-        return base64.b64encode(bytes(value)).decode("ascii")
-    if isinstance(value, datetime):
-        return format_timestamp(value)
-    if isinstance(value, timedelta):
-        return format_duration(value)
-    if isinstance(value, Type):
-        return value.name
-    if isinstance(value, Mapping):
-        out: dict[str, Any] = {}
-        for key, item in value.items():
-            text = _json_key(key)
-            if text in out:
-                raise ValueError(f"map keys collide as JSON object keys: `{text}`")
-            out[text] = to_json(item)
-        return out
-    if isinstance(value, (list, tuple)):
-        return [to_json(item) for item in value]
-    raise ValueError(f"a value of type `{type(value).__name__}` has no JSON form")
-
-
-def _json_key(key: Any) -> str:
-    if isinstance(key, bool):
-        return "true" if key else "false"
-    if isinstance(key, (str, int)):
-        return str(key)
-    raise ValueError(f"a map key of type `{type(key).__name__}` has no JSON form")
-
-
 def _write_json(value: Any, out: TextIO, indent: int | None) -> None:
     try:
-        text = json.dumps(to_json(value), ensure_ascii=False, indent=indent, allow_nan=False)
-    except ValueError as e:
+        text = json.dumps(
+            serde.to_json_value(value), ensure_ascii=False, indent=indent, allow_nan=False
+        )
+    except sf.SerializationError as e:
         raise CommandFailed(f"error: the result cannot be written as JSON: {e}", 1) from None
     except RecursionError:
         raise CommandFailed("error: the result is nested too deeply to write as JSON", 1) from None

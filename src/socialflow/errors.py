@@ -23,6 +23,7 @@ __all__ = [
     "InputError",
     "LimitExceededError",
     "ParseError",
+    "SerializationError",
     "Severity",
     "SocialflowError",
     "SourceError",
@@ -152,6 +153,14 @@ class InputError(SocialflowError, ValueError):
 
 class UsageError(SocialflowError, TypeError):
     """The embedding code called the API wrongly."""
+
+
+class SerializationError(SocialflowError, ValueError):
+    """A value has no JSON form: a NaN or infinite double, map keys that collide as
+    JSON object keys (``1`` and ``"1"``), or a host object JSON cannot represent.
+
+    Raised by :mod:`socialflow.serde`; the message names the value.
+    """
 
 
 class SourceLimitError(ParseError, LimitExceededError):

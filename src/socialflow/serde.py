@@ -1,10 +1,25 @@
-"""JSON serialisation of socialflow's results, with a schema version tag.
+"""JSON for socialflow's values: the one mapping of CEL values to JSON and the
+one cattrs converter, with a schema version tag.
 
-One cattrs converter for every output record (decisions, explanations, SLA
-deadlines, escalation plans).  Timestamps are RFC 3339 strings in UTC,
-durations are seconds strings (``"5400s"``), CEL values are mapped to JSON
-(bytes as base64, uint as int, types by name).  ``unstructure`` adds
-``"schema": "socialflow.<kind>/<version>"``; ``structure`` checks it.
+The mapping (:func:`to_json_value`) is used for every output: decisions,
+explanations, workflow instances and step results, access answers, and the
+``socialflow eval`` command.  It follows the protobuf JSON conventions CEL
+users know, and refuses what JSON cannot hold instead of writing invalid JSON
+or dropping data:
+
+* null, bools, strings and ints as themselves (uint as a plain int);
+* finite doubles as numbers; ``NaN`` and the infinities have no JSON form and
+  raise :class:`~socialflow.errors.SerializationError`;
+* timestamps as RFC 3339 strings in UTC (``"2026-11-23T10:00:00Z"``), durations
+  as seconds strings (``"5400s"``), bytes as base64, CEL types by name;
+* lists as arrays; maps as objects whose keys are strings, ints written in
+  decimal and bools as ``"true"``/``"false"``; two keys that would become the
+  same object key (``1`` and ``"1"``) raise rather than lose an entry;
+* attrs records through the converter; anything else raises.
+
+:func:`unstructure` adds ``"schema": "socialflow.<kind>/<version>"`` (``kind``
+is the class name in snake case: ``decision``, ``step_result``) and
+:func:`structure` checks it.
 
 >>> from datetime import datetime, timezone
 >>> import socialflow as sf
@@ -20,7 +35,9 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Mapping
+import math
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Final, TypeVar
 
@@ -29,21 +46,21 @@ import cattrs
 
 from socialflow.cel.values import (
     Type,
-    UInt,
     format_duration,
     format_timestamp,
     parse_duration,
     parse_timestamp,
 )
-from socialflow.errors import EvalError, InputError, UsageError
-from socialflow.triage.decision import ConditionError, Decision, Explanation, Override, RuleTrace
+from socialflow.errors import EvalError, InputError, SerializationError
 
 __all__ = [
     "SCHEMA_VERSION",
+    "Pairs",
     "converter",
     "dumps",
     "loads",
     "structure",
+    "structure_records",
     "to_json_value",
     "unstructure",
 ]
@@ -53,53 +70,92 @@ SCHEMA_VERSION: Final = 1
 
 T = TypeVar("T")
 
-_KINDS: Final[dict[type, str]] = {
-    Decision: "decision",
-    Explanation: "explanation",
-}
+#: ``(name, value)`` pairs in a fixed order, written as a JSON object (``set``
+#: values, instance data).  A field typed ``Pairs`` gets the object mapping.
+Pairs = tuple[tuple[str, Any], ...]
 
 
 def to_json_value(value: Any) -> Any:
-    """A CEL/Python value as JSON-compatible data (deterministic)."""
-    if value is None or isinstance(value, (bool, str)):
+    """``value`` (a CEL value or an attrs record) as JSON-compatible data.
+
+    Raises:
+        SerializationError: JSON cannot hold the value (see the module docstring).
+    """
+    if value is None or type(value) is bool or type(value) is str:
         return value
-    if isinstance(value, UInt):
-        return int(value)
-    if isinstance(value, (int, float)):
-        return value
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, int):
+        return int(value)  # UInt and host int subclasses -> plain int
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise SerializationError(f"the double `{value}` has no JSON form")
+        return float(value)
+    if isinstance(value, (bytes, bytearray)):
+        return base64.b64encode(bytes(value)).decode("ascii")
     if isinstance(value, datetime):
         return format_timestamp(value)
     if isinstance(value, timedelta):
         return format_duration(value)
-    if isinstance(value, bytes):
-        return base64.b64encode(value).decode("ascii")
     if isinstance(value, Type):
         return value.name
     if isinstance(value, Mapping):
-        return {str(k): to_json_value(v) for k, v in value.items()}
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            text = _json_key(key)
+            if text in out:
+                raise SerializationError(f"map keys collide as JSON object keys: `{text}`")
+            out[text] = to_json_value(item)
+        return out
     if isinstance(value, (list, tuple)):
-        return [to_json_value(v) for v in value]
+        return [to_json_value(item) for item in value]
     if attrs.has(type(value)):
         return converter.unstructure(value)
-    raise UsageError(f"cannot serialise a value of type `{type(value).__name__}`")
+    raise SerializationError(f"a value of type `{type(value).__name__}` has no JSON form")
+
+
+def _json_key(key: Any) -> str:
+    if isinstance(key, bool):
+        return "true" if key else "false"
+    if isinstance(key, str):
+        return str(key)
+    if isinstance(key, int):
+        return str(int(key))
+    raise SerializationError(f"a map key of type `{type(key).__name__}` has no JSON form")
 
 
 def _structure_datetime(value: Any, _: Any) -> datetime:
     if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ValueError("timestamp has no time zone (naive datetime)")
         return value
+    if not isinstance(value, str):
+        raise ValueError(f"expected an RFC 3339 timestamp string, got {type(value).__name__}")
     try:
-        return parse_timestamp(str(value))
+        return parse_timestamp(value)
     except EvalError as e:
-        raise InputError(e.message) from None
+        raise ValueError(e.message) from None
 
 
 def _structure_timedelta(value: Any, _: Any) -> timedelta:
     if isinstance(value, timedelta):
         return value
+    if not isinstance(value, str):
+        raise ValueError(f"expected a duration string such as `90s`, got {type(value).__name__}")
     try:
-        return parse_duration(str(value))
+        return parse_duration(value)
     except EvalError as e:
-        raise InputError(e.message) from None
+        raise ValueError(e.message) from None
+
+
+def _unstructure_pairs(pairs: Pairs) -> dict[str, Any]:
+    return {name: to_json_value(value) for name, value in pairs}
+
+
+def _structure_pairs(data: Any, _: Any) -> Pairs:
+    if not isinstance(data, Mapping):
+        raise ValueError("expected an object of names to values")
+    return tuple((str(k), v) for k, v in data.items())
 
 
 def _make_converter() -> cattrs.Converter:
@@ -108,107 +164,122 @@ def _make_converter() -> cattrs.Converter:
     conv.register_unstructure_hook(timedelta, format_duration)
     conv.register_structure_hook(datetime, _structure_datetime)
     conv.register_structure_hook(timedelta, _structure_timedelta)
-
-    def unstructure_decision(d: Decision) -> dict[str, Any]:
-        return {
-            "ruleset": d.ruleset,
-            "message_id": d.message_id,
-            "now": format_timestamp(d.now),
-            "matched": list(d.matched),
-            "route": d.route,
-            "assign": d.assign,
-            "priority": d.priority,
-            "tags": list(d.tags),
-            "response": d.response,
-            "response_text": d.response_text,
-            "values": {k: to_json_value(v) for k, v in d.values},
-            "sla": conv.unstructure(d.sla) if d.sla is not None else None,
-            "escalation": conv.unstructure(d.escalation) if d.escalation is not None else None,
-            "errors": [conv.unstructure(e) for e in d.errors],
-            "overrides": [conv.unstructure(o) for o in d.overrides],
-        }
-
-    def structure_decision(data: Mapping[str, Any], _: Any) -> Decision:
-        from socialflow.timing.escalation import EscalationPlan
-        from socialflow.timing.sla import SlaDeadlines
-
-        return Decision(
-            ruleset=data["ruleset"],
-            now=_structure_datetime(data["now"], None),
-            matched=tuple(data.get("matched", ())),
-            route=data.get("route"),
-            assign=data.get("assign"),
-            priority=data.get("priority", "normal"),
-            tags=tuple(data.get("tags", ())),
-            response=data.get("response"),
-            response_text=data.get("response_text"),
-            values=tuple((k, v) for k, v in (data.get("values") or {}).items()),
-            sla=conv.structure(data["sla"], SlaDeadlines) if data.get("sla") else None,
-            escalation=(
-                conv.structure(data["escalation"], EscalationPlan)
-                if data.get("escalation")
-                else None
-            ),
-            errors=tuple(conv.structure(e, ConditionError) for e in data.get("errors", ())),
-            overrides=tuple(conv.structure(o, Override) for o in data.get("overrides", ())),
-            message_id=data.get("message_id"),
-        )
-
-    conv.register_unstructure_hook(Decision, unstructure_decision)
-    conv.register_structure_hook(Decision, structure_decision)
-    conv.register_unstructure_hook(
-        Explanation,
-        lambda e: {
-            "ruleset": e.ruleset,
-            "hit": e.hit,
-            "rules": [conv.unstructure(r) for r in e.rules],
-            "decision": to_json_value(e.decision),
-        },
-    )
-    conv.register_structure_hook(
-        Explanation,
-        lambda data, _: Explanation(
-            data["ruleset"],
-            data["hit"],
-            tuple(conv.structure(r, RuleTrace) for r in data["rules"]),
-            data["decision"],
-        ),
-    )
+    # generic aliases are matched by equality (functools dispatch takes classes only)
+    conv.register_unstructure_hook_func(lambda t: t == Pairs, _unstructure_pairs)
+    conv.register_structure_hook_func(lambda t: t == Pairs, _structure_pairs)
+    conv.register_unstructure_hook_func(lambda t: t == Mapping[str, Any], to_json_value)
+    conv.register_structure_hook_func(lambda t: t == Mapping[str, Any], _structure_mapping)
     return conv
 
 
-#: The converter; use :func:`unstructure`/:func:`structure` for version tags.
+def _structure_mapping(data: Any, _: Any) -> Mapping[str, Any]:
+    if not isinstance(data, Mapping):
+        raise ValueError("expected an object")
+    return dict(data)
+
+
+#: The converter: every record socialflow reads or writes goes through it.
+#: Use :func:`unstructure`/:func:`structure` for version tags.
 converter: Final = _make_converter()
+
+_CAMEL: Final = re.compile(r"(?<!^)(?=[A-Z])")
+
+
+def _kind(cls: type) -> str:
+    return _CAMEL.sub("_", cls.__name__).lower()
 
 
 def unstructure(value: Any) -> dict[str, Any]:
-    """``value`` as JSON-compatible data tagged with its schema version."""
+    """``value`` (an attrs record) as JSON-compatible data tagged with its schema version.
+
+    Raises:
+        SerializationError: the value is not a record, or holds a value JSON cannot hold.
+    """
+    if not attrs.has(type(value)):
+        raise SerializationError(f"cannot serialise a value of type `{type(value).__name__}`")
     data = converter.unstructure(value)
-    if not isinstance(data, dict):
-        raise UsageError(f"cannot serialise a value of type `{type(value).__name__}`")
-    kind = _KINDS.get(type(value), type(value).__name__.lower())
-    return {"schema": f"socialflow.{kind}/{SCHEMA_VERSION}", **data}
+    return {"schema": f"socialflow.{_kind(type(value))}/{SCHEMA_VERSION}", **data}
 
 
 def structure(data: Mapping[str, Any], cls: type[T]) -> T:
-    """Rebuild a ``cls`` from :func:`unstructure` output (the version tag is checked)."""
-    kind = _KINDS.get(cls, cls.__name__.lower())
+    """Rebuild a ``cls`` from :func:`unstructure` output (the version tag is checked).
+
+    Raises:
+        InputError: the data does not describe a ``cls``, naming the field.
+    """
+    kind = _kind(cls)
+    if not isinstance(data, Mapping):
+        raise InputError(f"expected an object describing a {kind}", path="$")
     tag = data.get("schema")
     expected = f"socialflow.{kind}/{SCHEMA_VERSION}"
     if tag is not None and tag != expected:
         raise InputError(f"expected schema `{expected}`, got `{tag}`", path="$.schema")
     body = {k: v for k, v in data.items() if k != "schema"}
+    return _structure_one(body, cls, "$")
+
+
+def _structure_one(data: Mapping[str, Any], cls: type[T], path: str) -> T:
     try:
-        return converter.structure(body, cls)
-    except (cattrs.BaseValidationError, KeyError, TypeError, ValueError) as e:
-        raise InputError(f"cannot read a {kind}: {e}") from None
+        return converter.structure(data, cls)
+    except cattrs.BaseValidationError as e:
+        messages = cattrs.transform_error(e, path=path)
+        raise InputError(f"cannot read a {_kind(cls)}: {'; '.join(messages)}", path=path) from None
+    except (KeyError, TypeError, ValueError) as e:
+        raise InputError(f"cannot read a {_kind(cls)}: {e}", path=path) from None
+
+
+def structure_records(items: Any, cls: type[T], key: str) -> list[T]:
+    """Records of ``cls`` from records or JSON-shaped mappings (host input).
+
+    ``key`` names the list in error paths (``$.grants[3].role``).
+
+    Raises:
+        InputError: naming the record and the problem.
+    """
+    if items is None:
+        return []
+    if isinstance(items, (str, bytes, Mapping)) or not isinstance(items, Iterable):
+        raise InputError(f"expected a list of {key}", path=f"$.{key}")
+    out: list[T] = []
+    for i, item in enumerate(items if isinstance(items, Sequence) else list(items)):
+        if isinstance(item, cls):
+            out.append(item)
+            continue
+        if not isinstance(item, Mapping):
+            raise InputError("expected an object", path=f"$.{key}[{i}]")
+        try:
+            out.append(converter.structure(dict(item), cls))
+        except cattrs.ClassValidationError as e:
+            messages = cattrs.transform_error(e, path=f"$.{key}[{i}]")
+            raise InputError("; ".join(messages), path=f"$.{key}[{i}]") from None
+        except (TypeError, ValueError) as e:
+            raise InputError(str(e), path=f"$.{key}[{i}]") from None
+    return out
 
 
 def dumps(value: Any) -> str:
-    """Compact, key-sorted JSON text of :func:`unstructure` (deterministic)."""
-    return json.dumps(unstructure(value), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    """Compact, key-sorted JSON text of :func:`unstructure` (deterministic).
+
+    Raises:
+        SerializationError: the value holds something JSON cannot hold.
+    """
+    return json.dumps(
+        unstructure(value),
+        sort_keys=True,
+        ensure_ascii=False,
+        separators=(",", ":"),
+        allow_nan=False,
+    )
 
 
 def loads(text: str, cls: type[T]) -> T:
-    """The inverse of :func:`dumps`."""
-    return structure(json.loads(text), cls)
+    """The inverse of :func:`dumps`.
+
+    Raises:
+        InputError: the text is not JSON, or does not describe a ``cls``.
+    """
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError) as e:
+        raise InputError(f"not valid JSON: {e}") from None
+    return structure(data, cls)

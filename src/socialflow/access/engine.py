@@ -30,12 +30,12 @@ from socialflow.access.model import (
     Principal,
     RuleMatch,
     Violation,
-    as_records,
 )
 from socialflow.cel.compiler import compile_ast
 from socialflow.cel.limits import Limits
 from socialflow.dsl.program import AccessRule, CheckedProgram
 from socialflow.errors import EvalError, InputError, UsageError
+from socialflow.serde import structure_records
 
 __all__ = ["Access"]
 
@@ -69,9 +69,9 @@ class Access:
     ) -> None:
         self.program = program
         limits = limits or Limits()
-        node_list = as_records(nodes, OrgNode, "nodes")
-        grant_list = as_records(grants, Grant, "grants")
-        principal_list = as_records(principals, Principal, "principals")
+        node_list = structure_records(nodes, OrgNode, "nodes")
+        grant_list = structure_records(grants, Grant, "grants")
+        principal_list = structure_records(principals, Principal, "principals")
         self._bits = {p: 1 << i for i, p in enumerate(program.permissions)}
         self._all = (1 << len(program.permissions)) - 1
         self._nodes = self._load_nodes(node_list)

@@ -7,13 +7,13 @@ value is a frozen attrs record.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any, TypeVar
 
 import attrs
-import cattrs
 
 from socialflow.errors import InputError
+from socialflow.serde import structure_records
 
 __all__ = [
     "AccessDecision",
@@ -123,31 +123,6 @@ class Violation:
     permissions: tuple[str, ...]
 
 
-_converter = cattrs.Converter()
-
-
-def _structure_list(data: Any, cls: type[T], key: str) -> list[T]:
-    if data is None:
-        return []
-    if not isinstance(data, Sequence) or isinstance(data, (str, bytes)):
-        raise InputError(f"expected a list of {key}", path=f"$.{key}")
-    out: list[T] = []
-    for i, item in enumerate(data):
-        if isinstance(item, cls):
-            out.append(item)
-            continue
-        if not isinstance(item, Mapping):
-            raise InputError("expected an object", path=f"$.{key}[{i}]")
-        try:
-            out.append(_converter.structure(dict(item), cls))
-        except cattrs.ClassValidationError as e:
-            messages = cattrs.transform_error(e, path=f"$.{key}[{i}]")
-            raise InputError("; ".join(messages), path=f"$.{key}[{i}]") from None
-        except (TypeError, ValueError) as e:
-            raise InputError(str(e), path=f"$.{key}[{i}]") from None
-    return out
-
-
 def records_from_json(
     data: Mapping[str, Any],
 ) -> tuple[list[OrgNode], list[Grant], list[Principal]]:
@@ -159,12 +134,7 @@ def records_from_json(
     if not isinstance(data, Mapping):
         raise InputError("expected an object with `nodes`, `grants` and `principals`", path="$")
     return (
-        _structure_list(data.get("nodes"), OrgNode, "nodes"),
-        _structure_list(data.get("grants"), Grant, "grants"),
-        _structure_list(data.get("principals"), Principal, "principals"),
+        structure_records(data.get("nodes"), OrgNode, "nodes"),
+        structure_records(data.get("grants"), Grant, "grants"),
+        structure_records(data.get("principals"), Principal, "principals"),
     )
-
-
-def as_records(items: Iterable[Any], cls: type[T], key: str) -> list[T]:
-    """Records from records or mappings (for the ``Access`` constructor)."""
-    return _structure_list(list(items), cls, key)

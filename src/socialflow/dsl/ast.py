@@ -8,6 +8,7 @@ Class names mirror the grammar rules of ``grammars/socialflow.lark``
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import assert_never
 
 import attrs
 
@@ -17,31 +18,53 @@ from socialflow.source import Span
 __all__ = [
     "AccessRuleDecl",
     "Action",
+    "AssignAction",
     "CalendarDecl",
     "CelText",
     "DaySpec",
+    "Decl",
     "DurationLit",
+    "EscalateAction",
     "EscalationDecl",
     "ExclusiveDecl",
+    "ExpectAssign",
+    "ExpectError",
+    "ExpectEscalate",
+    "ExpectMatched",
+    "ExpectPriority",
+    "ExpectResponse",
+    "ExpectRoute",
+    "ExpectSet",
+    "ExpectSla",
+    "ExpectTag",
     "Expectation",
     "FieldDecl",
+    "IgnoreAction",
     "InputDecl",
     "LevelDecl",
     "Module",
     "Name",
     "OpenDecl",
     "PermissionDecl",
+    "PriorityAction",
     "QueueDecl",
     "RepeatDecl",
+    "RespondAction",
     "RoleDecl",
+    "RouteAction",
     "RuleDecl",
     "RulesetDecl",
     "SchemaDecl",
+    "SetAction",
+    "SlaAction",
     "SlaDecl",
+    "StopAction",
+    "TagAction",
     "TargetDecl",
     "TestDecl",
     "TimeRange",
     "TypeRef",
+    "output_of",
 ]
 
 
@@ -183,27 +206,120 @@ class EscalationDecl:
     span: Span = attrs.field(eq=False, repr=False)
 
 
-#: Action kinds, as written in the DSL.
-ACTION_KINDS = (
-    "route", "assign", "priority", "tag", "sla", "escalate", "respond", "ignore", "set", "stop",
-)  # fmt: skip
+# -- rule actions: a closed union, dispatched with ``match`` + ``assert_never`` ------------
 
 
 @attrs.frozen
-class Action:
-    """One action of a rule's ``then``.
+class RouteAction:
+    """``route QUEUE``."""
 
-    ``kind`` is one of :data:`ACTION_KINDS`.  ``names`` holds the referenced
-    declaration (route, priority, sla, escalate) or the ``set`` attribute name;
-    ``texts`` holds string arguments (tag, assign, respond, ignore); ``value``
-    is the CEL expression of ``set``.
-    """
-
-    kind: str
+    queue: Name
     span: Span = attrs.field(eq=False, repr=False)
-    name: Name | None = None
-    texts: tuple[str, ...] = ()
-    value: CelText | None = None
+
+
+@attrs.frozen
+class AssignAction:
+    """``assign "who"``."""
+
+    who: str
+    span: Span = attrs.field(eq=False, repr=False)
+
+
+@attrs.frozen
+class PriorityAction:
+    """``priority low|normal|high|urgent``."""
+
+    level: Name
+    span: Span = attrs.field(eq=False, repr=False)
+
+
+@attrs.frozen
+class TagAction:
+    """``tag "a", "b"``."""
+
+    tags: tuple[str, ...]
+    span: Span = attrs.field(eq=False, repr=False)
+
+
+@attrs.frozen
+class SlaAction:
+    """``sla NAME``."""
+
+    sla: Name
+    span: Span = attrs.field(eq=False, repr=False)
+
+
+@attrs.frozen
+class EscalateAction:
+    """``escalate NAME``."""
+
+    policy: Name
+    span: Span = attrs.field(eq=False, repr=False)
+
+
+@attrs.frozen
+class RespondAction:
+    """``respond`` or ``respond "template"``."""
+
+    template: str | None
+    span: Span = attrs.field(eq=False, repr=False)
+
+
+@attrs.frozen
+class IgnoreAction:
+    """``ignore`` or ``ignore "reason"``."""
+
+    reason: str | None
+    span: Span = attrs.field(eq=False, repr=False)
+
+
+@attrs.frozen
+class SetAction:
+    """``set NAME = CEL``."""
+
+    name: Name
+    value: CelText
+    span: Span = attrs.field(eq=False, repr=False)
+
+
+@attrs.frozen
+class StopAction:
+    """``stop``."""
+
+    span: Span = attrs.field(eq=False, repr=False)
+
+
+Action = (
+    RouteAction | AssignAction | PriorityAction | TagAction | SlaAction | EscalateAction
+    | RespondAction | IgnoreAction | SetAction | StopAction
+)  # fmt: skip
+
+
+def output_of(action: Action) -> tuple[str, str] | None:
+    """The single-valued output ``action`` decides and the value as written, e.g.
+    ``("route", "care")``, ``("respond/ignore", "ignore spam")``,
+    ``("set category", '"billing"')``; ``None`` for ``tag`` and ``stop``."""
+    match action:
+        case RouteAction(queue=queue):
+            return "route", queue.text
+        case AssignAction(who=who):
+            return "assign", f"assign {who}"
+        case PriorityAction(level=level):
+            return "priority", level.text
+        case SlaAction(sla=sla):
+            return "sla", sla.text
+        case EscalateAction(policy=policy):
+            return "escalate", policy.text
+        case RespondAction(template=template):
+            return "respond/ignore", "respond" if template is None else f"respond {template}"
+        case IgnoreAction(reason=reason):
+            return "respond/ignore", "ignore" if reason is None else f"ignore {reason}"
+        case SetAction(name=name, value=value):
+            return f"set {name.text}", value.text
+        case TagAction() | StopAction():
+            return None
+        case _:
+            assert_never(action)
 
 
 @attrs.frozen
@@ -218,16 +334,95 @@ class RuleDecl:
     items: tuple[tuple[str, Span], ...] = attrs.field(default=(), eq=False, repr=False)
 
 
-@attrs.frozen
-class Expectation:
-    """``expect ...`` in a test block (``kind`` is the word after ``expect``)."""
+# -- test expectations: a closed union as well ---------------------------------------------
 
-    kind: str
+
+@attrs.frozen
+class ExpectRoute:
+    """``expect route QUEUE``."""
+
+    queue: Name
     span: Span = attrs.field(eq=False, repr=False)
-    negated: bool = False
-    name: Name | None = None
-    texts: tuple[str, ...] = ()
-    value: CelText | None = None
+
+
+@attrs.frozen
+class ExpectPriority:
+    """``expect priority LEVEL``."""
+
+    level: Name
+    span: Span = attrs.field(eq=False, repr=False)
+
+
+@attrs.frozen
+class ExpectTag:
+    """``expect tag "a", "b"``: every tag is among the decision's."""
+
+    tags: tuple[str, ...]
+    span: Span = attrs.field(eq=False, repr=False)
+
+
+@attrs.frozen
+class ExpectMatched:
+    """``expect matched RULE`` or ``expect not matched RULE``."""
+
+    rule: Name
+    negated: bool
+    span: Span = attrs.field(eq=False, repr=False)
+
+
+@attrs.frozen
+class ExpectResponse:
+    """``expect respond`` or ``expect ignore``."""
+
+    response: str  # "respond" | "ignore"
+    span: Span = attrs.field(eq=False, repr=False)
+
+
+@attrs.frozen
+class ExpectSla:
+    """``expect sla NAME``."""
+
+    sla: Name
+    span: Span = attrs.field(eq=False, repr=False)
+
+
+@attrs.frozen
+class ExpectEscalate:
+    """``expect escalate NAME``."""
+
+    policy: Name
+    span: Span = attrs.field(eq=False, repr=False)
+
+
+@attrs.frozen
+class ExpectAssign:
+    """``expect assign "who"``."""
+
+    who: str
+    span: Span = attrs.field(eq=False, repr=False)
+
+
+@attrs.frozen
+class ExpectSet:
+    """``expect set NAME = CEL``."""
+
+    name: Name
+    value: CelText
+    span: Span = attrs.field(eq=False, repr=False)
+
+
+@attrs.frozen
+class ExpectError:
+    """``expect error RULE``: the rule's condition (or a ``set`` value) raised."""
+
+    rule: Name
+    span: Span = attrs.field(eq=False, repr=False)
+
+
+Expectation = (
+    ExpectRoute | ExpectPriority | ExpectTag | ExpectMatched | ExpectResponse | ExpectSla
+    | ExpectEscalate | ExpectAssign | ExpectSet | ExpectError
+)  # fmt: skip
 
 
 @attrs.frozen

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date, time, timedelta
-from typing import Any, Final, TypeVar
+from typing import Any, Final, TypeVar, assert_never
 
 import attrs
 
@@ -55,7 +55,6 @@ _PRIMITIVES: Final = frozenset(
     }
 )
 _GENERICS: Final = {"list": 1, "map": 2}
-_SINGLE_VALUED: Final = ("route", "assign", "priority", "sla", "escalate", "respond/ignore")
 _TIME: Final = re.compile(r"([0-9]{2}):([0-9]{2})\Z")
 
 D = TypeVar("D")
@@ -697,34 +696,38 @@ class _Checker:
             self.cel(rule.when, declarations, want_bool=True)
         seen: dict[str, ast.Action] = {}
         for action in rule.actions:
-            key = "respond/ignore" if action.kind in ("respond", "ignore") else action.kind
-            if action.kind == "set" and action.name is not None:
-                key = f"set {action.name.text}"
-            if key in seen and action.kind not in ("tag", "stop"):
-                self.d.warning(
-                    "duplicate_action",
-                    f"rule `{rule.name.text}` sets `{key}` twice; the first wins",
-                    action.span,
-                    notes=(f"first set at {seen[key].span.location()}",),
-                )
-            seen.setdefault(key, action)
-            if action.kind == "route" and action.name is not None:
-                self.resolve("queue", action.name, queues, "undeclared_queue")
-            elif action.kind == "sla" and action.name is not None:
-                self.resolve("sla", action.name, slas, "undeclared_sla")
-            elif action.kind == "escalate" and action.name is not None:
-                self.resolve("escalation", action.name, escalations, "undeclared_escalation")
-            elif action.kind == "priority" and action.name is not None:
-                if action.name.text not in PRIORITIES:
-                    self.d.error(
-                        "unknown_priority",
-                        f"unknown priority `{action.name.text}`",
-                        action.name.span,
-                        did_you_mean(action.name.text, PRIORITIES)
-                        or "use low, normal, high or urgent",
+            output = ast.output_of(action)
+            if output is not None:
+                key = output[0]
+                if key in seen:
+                    self.d.warning(
+                        "duplicate_action",
+                        f"rule `{rule.name.text}` sets `{key}` twice; the first wins",
+                        action.span,
+                        notes=(f"first set at {seen[key].span.location()}",),
                     )
-            elif action.kind == "set" and action.value is not None:
-                self.cel(action.value, declarations, want_bool=False)
+                seen.setdefault(key, action)
+            match action:
+                case ast.RouteAction(queue=queue):
+                    self.resolve("queue", queue, queues, "undeclared_queue")
+                case ast.SlaAction(sla=sla):
+                    self.resolve("sla", sla, slas, "undeclared_sla")
+                case ast.EscalateAction(policy=policy):
+                    self.resolve("escalation", policy, escalations, "undeclared_escalation")
+                case ast.PriorityAction(level=level):
+                    self.priority(level)
+                case ast.SetAction(value=value):
+                    self.cel(value, declarations, want_bool=False)
+                case (
+                    ast.AssignAction()
+                    | ast.TagAction()
+                    | ast.RespondAction()
+                    | ast.IgnoreAction()
+                    | ast.StopAction()
+                ):
+                    pass
+                case _:
+                    assert_never(action)
         return CheckedRule(
             rule.name.text, rule.display, rule.precedence, order, rule.when, rule.actions, rule.span
         )
@@ -808,27 +811,33 @@ class _Checker:
                 )
             self.cel(value, {"now": "timestamp"}, want_bool=False)
         for exp in test.expectations:
-            if exp.name is None:
-                if exp.kind == "set" and exp.value is not None:
-                    self.cel(exp.value, {"now": "timestamp"}, want_bool=False)
-                continue
-            if exp.kind == "route":
-                self.resolve("queue", exp.name, queues, "undeclared_queue")
-            elif exp.kind == "sla":
-                self.resolve("sla", exp.name, slas, "undeclared_sla")
-            elif exp.kind == "escalate":
-                self.resolve("escalation", exp.name, escalations, "undeclared_escalation")
-            elif exp.kind in ("matched", "error"):
-                self.resolve("rule", exp.name, rules, "undeclared_rule")
-            elif exp.kind == "priority" and exp.name.text not in PRIORITIES:
-                self.d.error(
-                    "unknown_priority",
-                    f"unknown priority `{exp.name.text}`",
-                    exp.name.span,
-                    did_you_mean(exp.name.text, PRIORITIES),
-                )
-            elif exp.kind == "set" and exp.value is not None:
-                self.cel(exp.value, {"now": "timestamp"}, want_bool=False)
+            match exp:
+                case ast.ExpectRoute(queue=queue):
+                    self.resolve("queue", queue, queues, "undeclared_queue")
+                case ast.ExpectSla(sla=sla):
+                    self.resolve("sla", sla, slas, "undeclared_sla")
+                case ast.ExpectEscalate(policy=policy):
+                    self.resolve("escalation", policy, escalations, "undeclared_escalation")
+                case ast.ExpectMatched(rule=rule) | ast.ExpectError(rule=rule):
+                    self.resolve("rule", rule, rules, "undeclared_rule")
+                case ast.ExpectPriority(level=level):
+                    self.priority(level, hint=False)
+                case ast.ExpectSet(value=value):
+                    self.cel(value, {"now": "timestamp"}, want_bool=False)
+                case ast.ExpectTag() | ast.ExpectResponse() | ast.ExpectAssign():
+                    pass
+                case _:
+                    assert_never(exp)
+
+    def priority(self, level: ast.Name, hint: bool = True) -> None:
+        if level.text not in PRIORITIES:
+            suggestion = did_you_mean(level.text, PRIORITIES)
+            self.d.error(
+                "unknown_priority",
+                f"unknown priority `{level.text}`",
+                level.span,
+                suggestion or ("use low, normal, high or urgent" if hint else None),
+            )
 
     def lint_unused(
         self,
@@ -889,15 +898,7 @@ def _exclusive(a: CheckedRule, b: CheckedRule, input_var: str | None) -> bool:
 def _outputs(rule: CheckedRule) -> dict[str, tuple[str, Span]]:
     out: dict[str, tuple[str, Span]] = {}
     for action in rule.actions:
-        if action.kind in ("tag", "stop"):
-            continue
-        key = "respond/ignore" if action.kind in ("respond", "ignore") else action.kind
-        if action.kind == "set" and action.name is not None:
-            key = f"set {action.name.text}"
-            value = action.value.text if action.value else ""
-        elif action.name is not None:
-            value = action.name.text
-        else:
-            value = f"{action.kind} {' '.join(action.texts)}".strip()
-        out.setdefault(key, (value, action.span))
+        output = ast.output_of(action)
+        if output is not None:
+            out.setdefault(output[0], (output[1], action.span))
     return out

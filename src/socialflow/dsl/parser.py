@@ -262,13 +262,29 @@ class _Builder:
         kind = str(node.data)[4:]
         kids = [k for k in _kids(node) if k is not None]
         span = self.span(node)
-        if kind in ("route", "priority", "sla", "escalate"):
-            return ast.Action(kind, span, name=self.name(kids[0]))
-        if kind in ("assign", "tag", "respond", "ignore"):
-            return ast.Action(kind, span, texts=tuple(self.string(t) for t in kids))
-        if kind == "set":
-            return ast.Action(kind, span, name=self.name(kids[0]), value=self.cel(kids[1]))
-        return ast.Action(kind, span)
+        text = self.string(kids[0]) if kids and kind in ("assign", "respond", "ignore") else None
+        match kind:
+            case "route":
+                return ast.RouteAction(self.name(kids[0]), span)
+            case "priority":
+                return ast.PriorityAction(self.name(kids[0]), span)
+            case "sla":
+                return ast.SlaAction(self.name(kids[0]), span)
+            case "escalate":
+                return ast.EscalateAction(self.name(kids[0]), span)
+            case "assign":
+                return ast.AssignAction(text or "", span)
+            case "tag":
+                return ast.TagAction(tuple(self.string(t) for t in kids), span)
+            case "respond":
+                return ast.RespondAction(text, span)
+            case "ignore":
+                return ast.IgnoreAction(text, span)
+            case "set":
+                return ast.SetAction(self.name(kids[0]), self.cel(kids[1]), span)
+            case "stop":
+                return ast.StopAction(span)
+        raise AssertionError(kind)  # pragma: no cover - the grammar has no other actions
 
     def test(self, node: Tree[Any]) -> ast.TestDecl:
         description, *items = _kids(node)
@@ -292,12 +308,27 @@ class _Builder:
         kind = str(node.data)[4:]
         kids = [k for k in _kids(node) if k is not None]
         span = self.span(node)
-        if kind == "not_matched":
-            return ast.Expectation("matched", span, negated=True, name=self.name(kids[1]))
-        if kind in ("route", "priority", "sla", "escalate", "matched", "error"):
-            return ast.Expectation(kind, span, name=self.name(kids[0]))
-        if kind in ("tag", "assign"):
-            return ast.Expectation(kind, span, texts=tuple(self.string(t) for t in kids))
-        if kind == "set":
-            return ast.Expectation(kind, span, name=self.name(kids[0]), value=self.cel(kids[1]))
-        return ast.Expectation(kind, span)
+        match kind:
+            case "route":
+                return ast.ExpectRoute(self.name(kids[0]), span)
+            case "priority":
+                return ast.ExpectPriority(self.name(kids[0]), span)
+            case "sla":
+                return ast.ExpectSla(self.name(kids[0]), span)
+            case "escalate":
+                return ast.ExpectEscalate(self.name(kids[0]), span)
+            case "matched":
+                return ast.ExpectMatched(self.name(kids[0]), False, span)
+            case "not_matched":
+                return ast.ExpectMatched(self.name(kids[1]), True, span)
+            case "error":
+                return ast.ExpectError(self.name(kids[0]), span)
+            case "tag":
+                return ast.ExpectTag(tuple(self.string(t) for t in kids), span)
+            case "assign":
+                return ast.ExpectAssign(self.string(kids[0]), span)
+            case "respond" | "ignore":
+                return ast.ExpectResponse(kind, span)
+            case "set":
+                return ast.ExpectSet(self.name(kids[0]), self.cel(kids[1]), span)
+        raise AssertionError(kind)  # pragma: no cover - the grammar has no other expectations

@@ -59,7 +59,7 @@ class CheckedRule:
 
     @property
     def stops(self) -> bool:
-        return any(a.kind == "stop" for a in self.actions)
+        return any(isinstance(a, ast.StopAction) for a in self.actions)
 
 
 @attrs.frozen

@@ -39,6 +39,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import attrs
 
 from socialflow.errors import UsageError
+from socialflow.timing._validate import aware_utc, string, tuple_of
 
 __all__ = [
     "HORIZON_DAYS",
@@ -83,23 +84,9 @@ def _format_time(value: time) -> str:
     return text
 
 
-def _aware_utc(value: object, name: str) -> datetime:
-    """``value`` converted to UTC, or :class:`UsageError` naming the argument."""
-    if not isinstance(value, datetime):
-        raise UsageError(
-            f"`{name}` must be a timezone-aware datetime, got `{type(value).__name__}`"
-        )
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise UsageError(f"`{name}` must be a timezone-aware datetime, got a naive datetime")
-    try:
-        return value.astimezone(UTC)
-    except OverflowError:
-        raise UsageError(f"`{name}` is outside the supported date range") from None
-
-
 def _to_us(value: datetime, name: str) -> int:
     """Microseconds since the Unix epoch of an aware ``value``."""
-    return _td_us(_aware_utc(value, name) - _EPOCH_UTC)
+    return _td_us(aware_utc(value, name) - _EPOCH_UTC)
 
 
 def _from_us(instant: int) -> datetime:
@@ -171,7 +158,7 @@ def _hours_key(hours: OpeningHours) -> tuple[int, timedelta, timedelta]:
 
 def _normalise_hours(value: Iterable[OpeningHours]) -> tuple[OpeningHours, ...]:
     items: list[OpeningHours] = []
-    for item in _iterate(value, "hours"):
+    for item in tuple_of(value, object, "hours"):
         if not isinstance(item, OpeningHours):
             raise UsageError(f"`hours` must hold OpeningHours values, got `{type(item).__name__}`")
         items.append(item)
@@ -180,24 +167,13 @@ def _normalise_hours(value: Iterable[OpeningHours]) -> tuple[OpeningHours, ...]:
 
 def _normalise_closed(value: Iterable[date]) -> tuple[date, ...]:
     items: set[date] = set()
-    for item in _iterate(value, "closed"):
+    for item in tuple_of(value, object, "closed"):
         if not isinstance(item, date) or isinstance(item, datetime):
             raise UsageError(
                 f"`closed` must hold datetime.date values, got `{type(item).__name__}`"
             )
         items.add(item)
     return tuple(sorted(items))
-
-
-def _iterate(value: object, name: str) -> tuple[object, ...]:
-    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
-        raise UsageError(f"`{name}` must be an iterable, got `{type(value).__name__}`")
-    return tuple(value)
-
-
-def _check_str(_instance: object, attribute: attrs.Attribute[str], value: Any) -> None:
-    if not isinstance(value, str):
-        raise UsageError(f"`{attribute.name}` must be a string, got `{type(value).__name__}`")
 
 
 @attrs.frozen
@@ -278,8 +254,8 @@ class Calendar:
     and returns aware ``datetime`` values in UTC.
     """
 
-    name: str = attrs.field(validator=_check_str)
-    timezone: str = attrs.field(validator=_check_str)
+    name: str = attrs.field(validator=string)
+    timezone: str = attrs.field(validator=string)
     hours: tuple[OpeningHours, ...] = attrs.field(converter=_normalise_hours)
     closed: tuple[date, ...] = attrs.field(default=(), converter=_normalise_closed)
 

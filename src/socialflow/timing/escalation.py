@@ -37,7 +37,7 @@ from typing import Any, Final
 import attrs
 
 from socialflow.errors import UsageError
-from socialflow.timing.calendar import _aware_utc
+from socialflow.timing._validate import aware_utc, duration, integer, optional, string, tuple_of
 
 __all__ = [
     "MAX_PLAN_STEPS",
@@ -57,59 +57,25 @@ TARGET_KINDS: Final = ("queue", "role", "user")
 MAX_PLAN_STEPS: Final = 10_000
 
 
-def _check_str(_instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if not isinstance(value, str):
-        raise UsageError(f"`{attribute.name}` must be a string, got `{type(value).__name__}`")
-
-
-def _check_int(_instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise UsageError(f"`{attribute.name}` must be an int, got `{type(value).__name__}`")
-
-
-def _check_timedelta(_instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if not isinstance(value, timedelta):
-        raise UsageError(f"`{attribute.name}` must be a timedelta, got `{type(value).__name__}`")
-
-
-def _check_optional_timedelta(
-    instance: object, attribute: attrs.Attribute[Any], value: Any
-) -> None:
-    if value is not None:
-        _check_timedelta(instance, attribute, value)
-
-
 def _check_kind(_instance: object, _attribute: object, value: Any) -> None:
     if value not in TARGET_KINDS:
         raise UsageError(f"`kind` must be one of `queue`, `role`, `user`, got `{value!r}`")
 
 
-def _tuple_of(value: object, kind: type[Any], name: str) -> tuple[Any, ...]:
-    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
-        raise UsageError(f"`{name}` must be an iterable, got `{type(value).__name__}`")
-    items = tuple(value)
-    for item in items:
-        if not isinstance(item, kind):
-            raise UsageError(
-                f"`{name}` must hold {kind.__name__} values, got `{type(item).__name__}`"
-            )
-    return items
-
-
 def _to_targets(value: Iterable[EscalationTarget]) -> tuple[EscalationTarget, ...]:
-    return _tuple_of(value, EscalationTarget, "targets")
+    return tuple_of(value, EscalationTarget, "targets")
 
 
 def _to_levels(value: Iterable[EscalationLevel]) -> tuple[EscalationLevel, ...]:
-    return _tuple_of(value, EscalationLevel, "levels")
+    return tuple_of(value, EscalationLevel, "levels")
 
 
 def _utc(value: datetime) -> datetime:
-    return _aware_utc(value, "at")
+    return aware_utc(value, "at")
 
 
 def _utc_or_none(value: datetime | None) -> datetime | None:
-    return None if value is None else _aware_utc(value, "acknowledged_at")
+    return None if value is None else aware_utc(value, "acknowledged_at")
 
 
 @attrs.frozen
@@ -117,7 +83,7 @@ class EscalationTarget:
     """Who a level notifies: ``kind`` is ``queue``, ``role`` or ``user``."""
 
     kind: str = attrs.field(validator=_check_kind)
-    name: str = attrs.field(validator=_check_str)
+    name: str = attrs.field(validator=string)
 
     def __str__(self) -> str:
         return f"{self.kind} {self.name}"
@@ -127,8 +93,8 @@ class EscalationTarget:
 class EscalationLevel:
     """Level ``level`` notifies ``targets`` ``after`` the previous level (level 1: at once)."""
 
-    level: int = attrs.field(validator=_check_int)
-    after: timedelta = attrs.field(default=timedelta(0), validator=_check_timedelta)
+    level: int = attrs.field(validator=integer)
+    after: timedelta = attrs.field(default=timedelta(0), validator=duration)
     targets: tuple[EscalationTarget, ...] = attrs.field(default=(), converter=_to_targets)
 
 
@@ -153,8 +119,8 @@ class EscalationStep:
     """One notification of a plan: at ``at`` (UTC), level ``level`` of round ``round``."""
 
     at: datetime = attrs.field(converter=_utc)
-    level: int = attrs.field(validator=_check_int)
-    round: int = attrs.field(validator=_check_int)
+    level: int = attrs.field(validator=integer)
+    round: int = attrs.field(validator=integer)
     targets: tuple[EscalationTarget, ...] = attrs.field(converter=_to_targets)
 
 
@@ -163,7 +129,7 @@ def _step_key(step: EscalationStep) -> tuple[datetime, int, int]:
 
 
 def _sorted_steps(value: Iterable[EscalationStep]) -> tuple[EscalationStep, ...]:
-    items: tuple[EscalationStep, ...] = _tuple_of(value, EscalationStep, "steps")
+    items: tuple[EscalationStep, ...] = tuple_of(value, EscalationStep, "steps")
     return tuple(sorted(items, key=_step_key))
 
 
@@ -175,7 +141,7 @@ class EscalationPlan:
     is set once the plan has been stopped by :meth:`acknowledge`.
     """
 
-    policy: str = attrs.field(validator=_check_str)
+    policy: str = attrs.field(validator=string)
     steps: tuple[EscalationStep, ...] = attrs.field(converter=_sorted_steps)
     acknowledged_at: datetime | None = attrs.field(default=None, converter=_utc_or_none)
 
@@ -186,19 +152,19 @@ class EscalationPlan:
         instant of the acknowledgement is not sent).  The earliest
         acknowledgement wins: acknowledging again later changes nothing.
         """
-        at = _aware_utc(now, "now")
+        at = aware_utc(now, "now")
         if self.acknowledged_at is not None and self.acknowledged_at <= at:
             return self
         return EscalationPlan(self.policy, tuple(s for s in self.steps if s.at < at), at)
 
     def due(self, now: datetime) -> tuple[EscalationStep, ...]:
         """The steps at or before ``now``, in order."""
-        at = _aware_utc(now, "now")
+        at = aware_utc(now, "now")
         return self.steps[: bisect.bisect_right(self.steps, at, key=lambda s: s.at)]
 
     def next_step(self, now: datetime) -> EscalationStep | None:
         """The first step strictly after ``now``, or ``None`` when none is left."""
-        at = _aware_utc(now, "now")
+        at = aware_utc(now, "now")
         index = bisect.bisect_right(self.steps, at, key=lambda s: s.at)
         return self.steps[index] if index < len(self.steps) else None
 
@@ -213,10 +179,10 @@ class EscalationPolicy:
     ignored when ``repeat`` is 0.
     """
 
-    name: str = attrs.field(validator=_check_str)
+    name: str = attrs.field(validator=string)
     levels: tuple[EscalationLevel, ...] = attrs.field(converter=_to_levels)
-    repeat: int = attrs.field(default=0, validator=_check_int)
-    repeat_after: timedelta | None = attrs.field(default=None, validator=_check_optional_timedelta)
+    repeat: int = attrs.field(default=0, validator=integer)
+    repeat_after: timedelta | None = attrs.field(default=None, validator=optional(duration))
 
     @property
     def restart_delay(self) -> timedelta:
@@ -310,7 +276,7 @@ class EscalationPolicy:
             UsageError: ``now`` is naive, the policy has problems, or a step
                 falls outside the supported date range.
         """
-        at = _aware_utc(now, "now")
+        at = aware_utc(now, "now")
         problems = self.problems()
         if problems:
             details = "; ".join(p.message for p in problems)

@@ -14,35 +14,20 @@ arithmetic across a DST change).
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
 
 import attrs
 
 from socialflow.errors import UsageError
-from socialflow.timing.calendar import Calendar, _aware_utc
+from socialflow.timing._validate import (
+    aware_utc,
+    instance_of,
+    non_negative_duration,
+    optional,
+    string,
+)
+from socialflow.timing.calendar import Calendar
 
 __all__ = ["SlaDeadlines", "SlaPolicy"]
-
-
-def _check_name(_instance: object, _attribute: object, value: Any) -> None:
-    if not isinstance(value, str):
-        raise UsageError(f"`name` must be a string, got `{type(value).__name__}`")
-
-
-def _check_duration(_instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if value is None:
-        return
-    if not isinstance(value, timedelta):
-        raise UsageError(
-            f"`{attribute.name}` must be a timedelta or None, got `{type(value).__name__}`"
-        )
-    if value < timedelta(0):
-        raise UsageError(f"`{attribute.name}` must not be negative, got `{value}`")
-
-
-def _check_calendar(_instance: object, _attribute: object, value: Any) -> None:
-    if value is not None and not isinstance(value, Calendar):
-        raise UsageError(f"`calendar` must be a Calendar or None, got `{type(value).__name__}`")
 
 
 @attrs.frozen
@@ -64,10 +49,14 @@ class SlaPolicy:
     count only open time; without one, elapsed time.
     """
 
-    name: str = attrs.field(validator=_check_name)
-    first_response: timedelta | None = attrs.field(default=None, validator=_check_duration)
-    resolution: timedelta | None = attrs.field(default=None, validator=_check_duration)
-    calendar: Calendar | None = attrs.field(default=None, validator=_check_calendar)
+    name: str = attrs.field(validator=string)
+    first_response: timedelta | None = attrs.field(
+        default=None, validator=optional(non_negative_duration)
+    )
+    resolution: timedelta | None = attrs.field(
+        default=None, validator=optional(non_negative_duration)
+    )
+    calendar: Calendar | None = attrs.field(default=None, validator=optional(instance_of(Calendar)))
 
     def deadlines(self, now: datetime) -> SlaDeadlines:
         """The absolute deadlines for an item received at ``now``.
@@ -82,7 +71,7 @@ class SlaPolicy:
             UsageError: ``now`` is naive, the calendar has problems, or a
                 deadline is out of range.
         """
-        start = _aware_utc(now, "now")
+        start = aware_utc(now, "now")
         return SlaDeadlines(
             self.name,
             self._deadline(start, self.first_response),

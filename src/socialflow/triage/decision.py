@@ -1,18 +1,20 @@
 """What triage returns: :class:`Decision` and the pieces of its trace.
 
-All values are immutable attrs records.  A decision knows how to explain
-itself: :meth:`Decision.explain` re-evaluates the message with tracing on (the
-default path records no trace, so explanations cost nothing until asked for).
+All values are immutable attrs records and plain data: a decision holds no
+engine and no input, so it compares, pickles and serialises as the values it
+shows.  ``bundle.explain(message, now=...)`` re-evaluates a message with
+tracing on (the default path records no trace, so explanations cost nothing
+until asked for).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 import attrs
 
+from socialflow.serde import Pairs
 from socialflow.timing.escalation import EscalationPlan
 from socialflow.timing.sla import SlaDeadlines
 
@@ -41,7 +43,7 @@ class Override:
     kept: str
 
 
-@attrs.frozen(getstate_setstate=False)
+@attrs.frozen
 class Decision:
     """The triage decision for one message.
 
@@ -62,15 +64,12 @@ class Decision:
     #: the respond template or the ignore reason
     response_text: str | None = None
     #: values of ``set NAME = ...`` as (name, value) pairs in first-set order
-    values: tuple[tuple[str, Any], ...] = ()
+    values: Pairs = ()
     sla: SlaDeadlines | None = None
     escalation: EscalationPlan | None = None
     errors: tuple[ConditionError, ...] = ()
     overrides: tuple[Override, ...] = ()
     message_id: str | None = None
-    #: the engine that made it (a ``TriageEngine``; typed Any so serialisers need not resolve it)
-    _engine: Any = attrs.field(default=None, eq=False, repr=False, alias="engine")
-    _message: Any = attrs.field(default=None, eq=False, repr=False, alias="message")
 
     @property
     def attributes(self) -> dict[str, Any]:
@@ -85,24 +84,6 @@ class Decision:
     def ignore(self) -> bool:
         return self.response == "ignore"
 
-    def explain(self) -> Explanation:
-        """Why this decision: every rule, matched or not and why.
-
-        Raises:
-            UsageError: the decision was not produced by an engine in this
-                process (e.g. it was deserialised).
-        """
-        from socialflow.errors import UsageError
-
-        if self._engine is None:
-            raise UsageError("this decision carries no engine to explain it (was it deserialised?)")
-        explanation: Explanation = self._engine.explain(self._message, self.now)
-        return explanation
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        values = attrs.astuple(self, recurse=False)[:-2]
-        return (Decision, values)
-
 
 @attrs.frozen
 class RuleTrace:
@@ -110,8 +91,8 @@ class RuleTrace:
 
     rule: str
     precedence: int
-    #: "matched", "not matched", "error", "skipped" (after a stop / hit first) or
-    #: "filtered" (the index proved it cannot match)
+    #: ``matched``, ``not_matched``, ``error``, ``skipped`` (after a stop / hit
+    #: first) or ``filtered`` (the index proved it cannot match)
     status: str
     #: the first sub-condition that was false or raised, as source text
     failed: str | None = None
@@ -129,7 +110,8 @@ class Explanation:
     ruleset: str
     hit: str
     rules: tuple[RuleTrace, ...]
-    decision: Mapping[str, Any]
+    #: the decision the trace explains (equal to what ``triage`` returns)
+    decision: Decision
 
     def __str__(self) -> str:
         lines = [f"ruleset {self.ruleset} (hit {self.hit})"]
@@ -144,9 +126,15 @@ class Explanation:
                 lines.append(f"      {output}: {value}")
             for output, value, kept in trace.overridden:
                 lines.append(f"      overridden {output}: {value} (`{kept}` set it first)")
+        d = self.decision
         lines.append("decision:")
-        for key, value in self.decision.items():
-            lines.append(f"  {key}: {value}")
+        lines.append(f"  matched: {list(d.matched)}")
+        lines.append(f"  route: {d.route}")
+        lines.append(f"  priority: {d.priority}")
+        lines.append(f"  tags: {list(d.tags)}")
+        lines.append(f"  response: {d.response}")
+        if d.errors:
+            lines.append(f"  errors: {[f'{e.rule}: {e.kind}: {e.message}' for e in d.errors]}")
         return "\n".join(lines)
 
 

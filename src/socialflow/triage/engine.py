@@ -11,15 +11,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, assert_never
 
 from socialflow.cel import ast as cel_ast
 from socialflow.cel.analysis import conjuncts, residual
 from socialflow.cel.compiler import compile_ast
 from socialflow.cel.interpreter import evaluate as interpret
 from socialflow.cel.limits import Limits
+from socialflow.dsl import ast
 from socialflow.dsl.program import CheckedProgram, CheckedRule
-from socialflow.errors import EvalError, InputError, UsageError
+from socialflow.errors import EvalError, UsageError
 from socialflow.triage.decision import (
     ConditionError,
     Decision,
@@ -57,35 +58,116 @@ class _Rule:
         #: the condition without the conjuncts the index proves (set by the engine)
         self.residual: Evaluate | None = self.evaluate
         self.needs = 0
-        outputs: list[tuple[str, Any]] = []
+        #: single-valued outputs as (output, value, value as shown in traces)
+        outputs: list[tuple[str, Any, str]] = []
         tags: list[str] = []
         sets: list[tuple[str, Evaluate, str]] = []
         for action in rule.actions:
-            kind = action.kind
-            if kind in ("route", "priority", "sla", "escalate") and action.name is not None:
-                outputs.append((kind, action.name.text))
-            elif kind == "assign":
-                outputs.append(("assign", action.texts[0]))
-            elif kind in ("respond", "ignore"):
-                outputs.append(("response", (kind, action.texts[0] if action.texts else None)))
-            elif kind == "tag":
-                tags.extend(action.texts)
-            elif kind == "set" and action.name is not None and action.value is not None:
-                fn = compile_ast(
-                    action.value.expr, limits, f"rule {rule.name} set {action.name.text}"
-                )
-                sets.append((action.name.text, fn, action.value.text))
+            match action:
+                case ast.RouteAction(queue=queue):
+                    outputs.append(("route", queue.text, queue.text))
+                case ast.PriorityAction(level=level):
+                    outputs.append(("priority", level.text, level.text))
+                case ast.SlaAction(sla=sla):
+                    outputs.append(("sla", sla.text, sla.text))
+                case ast.EscalateAction(policy=policy):
+                    outputs.append(("escalate", policy.text, policy.text))
+                case ast.AssignAction(who=who):
+                    outputs.append(("assign", who, who))
+                case ast.RespondAction(template=text) | ast.IgnoreAction(reason=text):
+                    kind = "respond" if isinstance(action, ast.RespondAction) else "ignore"
+                    shown = kind if text is None else f'{kind} "{text}"'
+                    outputs.append(("response", (kind, text), shown))
+                case ast.TagAction(tags=more):
+                    tags.extend(more)
+                case ast.SetAction(name=name, value=value):
+                    fn = compile_ast(value.expr, limits, f"rule {rule.name} set {name.text}")
+                    sets.append((name.text, fn, value.text))
+                case ast.StopAction():
+                    pass
+                case _:
+                    assert_never(action)
         self.outputs = tuple(outputs)
         self.tags = tuple(tags)
         self.sets = tuple(sets)
         self.stops = rule.stops
 
 
-def _show(value: Any) -> str:
-    if isinstance(value, tuple):
-        kind, text = value
-        return kind if text is None else f'{kind} "{text}"'
-    return str(value)
+class _Outcome:
+    """What the rules applied so far decided: the one place actions take effect.
+
+    ``triage`` and ``explain`` both apply matched rules through :meth:`apply`,
+    so an explanation cannot disagree with the decision about what a rule set
+    or why a value was overridden.
+    """
+
+    __slots__ = ("decided", "errors", "matched", "overrides", "tags", "values")
+
+    def __init__(self) -> None:
+        self.matched: list[str] = []
+        #: output -> (value, the rule that set it)
+        self.decided: dict[str, tuple[Any, str]] = {}
+        self.tags: list[str] = []
+        self.values: dict[str, tuple[Any, str]] | None = None
+        self.errors: list[ConditionError] | None = None
+        self.overrides: list[Override] | None = None
+
+    def error(self, rule: str, error: EvalError) -> None:
+        if self.errors is None:
+            self.errors = []
+        self.errors.append(ConditionError(rule, error.kind, error.message, _where(error)))
+
+    def override(self, output: str, rule: str, shown: str, kept: str) -> None:
+        if self.overrides is None:
+            self.overrides = []
+        self.overrides.append(Override(output, rule, shown, kept))
+
+    def apply(
+        self,
+        rule: _Rule,
+        activation: Mapping[str, Any],
+        strict: bool,
+        trace: tuple[list[tuple[str, str]], list[tuple[str, str, str]]] | None = None,
+    ) -> None:
+        """Apply ``rule``'s actions; with ``trace``, record what it set and what it
+        could not set (``(set, overridden)`` lists)."""
+        self.matched.append(rule.name)
+        decided = self.decided
+        for output, value, shown in rule.outputs:
+            kept = decided.get(output)
+            if kept is not None:
+                self.override(output, rule.name, shown, kept[1])
+                if trace is not None:
+                    trace[1].append((output, shown, kept[1]))
+            else:
+                decided[output] = (value, rule.name)
+                if trace is not None:
+                    trace[0].append((output, shown))
+        for tag in rule.tags:
+            if tag not in self.tags:
+                self.tags.append(tag)
+            if trace is not None:
+                trace[0].append(("tag", tag))
+        for name, value_fn, text in rule.sets:
+            if self.values is None:
+                self.values = {}
+            if name in self.values:
+                kept_by = self.values[name][1]
+                self.override(f"set {name}", rule.name, text, kept_by)
+                if trace is not None:
+                    trace[1].append((f"set {name}", text, kept_by))
+                continue
+            try:
+                self.values[name] = (value_fn(activation), rule.name)
+            except EvalError as e:  # an erroring value leaves the output unset
+                if strict:
+                    raise
+                self.error(rule.name, e)
+                if trace is not None:
+                    trace[0].append((f"set {name}", f"{text} (raised {e.kind}; not set)"))
+                continue
+            if trace is not None:
+                trace[0].append((f"set {name}", text))
 
 
 class TriageEngine:
@@ -116,8 +198,7 @@ class TriageEngine:
     # -- the hot path ---------------------------------------------------------------------
     def prepare(self, message: Any, now: datetime) -> tuple[Any, dict[str, Any]]:
         """Validate ``message`` and build the CEL activation."""
-        if not isinstance(now, datetime) or now.tzinfo is None:  # type: ignore[redundant-expr]  # hosts pass anything
-            raise UsageError("`now` must be a timezone-aware datetime")
+        _check_now(now)
         if self.input_var is None:
             return message, {"now": now}
         if self._validate is not None:
@@ -131,9 +212,7 @@ class TriageEngine:
             InputError: the message does not fit the declared schema.
             EvalError: with ``strict``, a condition raised.
         """
-        original = message
-        if not isinstance(now, datetime) or now.tzinfo is None:  # type: ignore[redundant-expr]  # hosts pass anything
-            raise UsageError("`now` must be a timezone-aware datetime")
+        _check_now(now)
         validate = self._validate
         if validate is not None:
             message = validate(message, self._path)
@@ -142,35 +221,11 @@ class TriageEngine:
         else:
             mask, applied = self.index.all, 0
         if not mask:  # nothing can match: the common case of a large ruleset
-            message_id = message.get("id") if type(message) is dict else None
-            return make_decision(  # type: ignore[no-any-return]  # generated constructor
-                self.program.name,
-                now,
-                (),
-                None,
-                None,
-                "normal",
-                (),
-                None,
-                None,
-                (),
-                None,
-                None,
-                (),
-                (),
-                message_id if type(message_id) is str else None,
-                self,
-                original,
-            )
+            return self._decide(None, now, message)
         input_var = self.input_var
         activation = {"now": now} if input_var is None else {input_var: message, "now": now}
         rules = self.rules
-        matched: list[str] = []
-        decided: dict[str, tuple[Any, str]] = {}
-        tags: list[str] = []
-        values: dict[str, tuple[Any, str]] | None = None
-        errors: list[ConditionError] | None = None
-        overrides: list[Override] | None = None
+        outcome = _Outcome()
         while mask:
             low = mask & -mask
             mask ^= low
@@ -183,49 +238,32 @@ class TriageEngine:
                 except EvalError as e:
                     if strict:
                         raise
-                    if errors is None:
-                        errors = []
-                    errors.append(ConditionError(rule.name, e.kind, e.message, _where(e)))
+                    outcome.error(rule.name, e)
                     continue
                 if ok is not True:
                     if ok is not False:
                         error = EvalError("no_matching_overload", "condition is not a bool")
                         if strict:
                             raise error
-                        if errors is None:
-                            errors = []
-                        errors.append(ConditionError(rule.name, error.kind, error.message, None))
+                        outcome.error(rule.name, error)
                     continue
-            matched.append(rule.name)
-            for output, value in rule.outputs:
-                if output in decided:
-                    if overrides is None:
-                        overrides = []
-                    overrides.append(Override(output, rule.name, _show(value), decided[output][1]))
-                else:
-                    decided[output] = (value, rule.name)
-            for tag in rule.tags:
-                if tag not in tags:
-                    tags.append(tag)
-            for name, value_fn, text in rule.sets:
-                if values is None:
-                    values = {}
-                if name in values:
-                    if overrides is None:
-                        overrides = []
-                    overrides.append(Override(f"set {name}", rule.name, text, values[name][1]))
-                    continue
-                try:
-                    values[name] = (value_fn(activation), rule.name)
-                except EvalError as e:
-                    if strict:
-                        raise
-                    if errors is None:
-                        errors = []
-                    errors.append(ConditionError(rule.name, e.kind, e.message, _where(e)))
+            outcome.apply(rule, activation, strict)
             if rule.stops or self.first:
                 break
+        return self._decide(outcome, now, message)
+
+    def _decide(self, outcome: _Outcome | None, now: datetime, message: Any) -> Decision:
+        """The decision of ``outcome`` (``None``: no rule applied)."""
         program = self.program
+        message_id = message.get("id") if type(message) is dict else None
+        if type(message_id) is not str:
+            message_id = None
+        if outcome is None:
+            return make_decision(  # type: ignore[no-any-return]  # generated constructor
+                program.name, now, (), None, None, "normal", (), None, None, (), None, None,
+                (), (), message_id,
+            )  # fmt: skip
+        decided = outcome.decided
         route = priority = assign = response = None
         sla = escalation = None
         if decided:
@@ -239,81 +277,81 @@ class TriageEngine:
             escalation_name = decided.get("escalate")
             if escalation_name is not None:
                 escalation = program.escalations[escalation_name[0]].plan(now)
-        message_id = message.get("id") if type(message) is dict else None
+        values = outcome.values
         return make_decision(  # type: ignore[no-any-return]  # generated constructor
             program.name,
             now,
-            tuple(matched),
+            tuple(outcome.matched),
             route[0] if route else None,
             assign[0] if assign else None,
             priority[0] if priority else "normal",
-            tuple(tags),
+            tuple(outcome.tags),
             response[0][0] if response else None,
             response[0][1] if response else None,
             tuple((k, v[0]) for k, v in values.items()) if values else (),
             sla,
             escalation,
-            tuple(errors) if errors else (),
-            tuple(overrides) if overrides else (),
-            message_id if type(message_id) is str else None,
-            self,
-            original,
+            tuple(outcome.errors) if outcome.errors else (),
+            tuple(outcome.overrides) if outcome.overrides else (),
+            message_id,
         )
 
     # -- explanations ---------------------------------------------------------------------
     def explain(self, message: Any, now: datetime) -> Explanation:
-        """Re-evaluate ``message`` with tracing: every rule, and why."""
-        decision = self.triage(message, now)
+        """Re-evaluate ``message`` with tracing: every rule, and why.
+
+        Each rule's verdict comes from its compiled condition, as in
+        :meth:`triage`; the reference interpreter then names the first
+        top-level conjunct that was not true.  Matched rules are applied
+        exactly as :meth:`triage` applies them, and the explanation's
+        ``decision`` is built from what they set.
+        """
         message, activation = self.prepare(message, now)
         candidates = self.index.candidates(message)[0] if self.index.indexed else self.index.all
         traces: list[RuleTrace] = []
-        decided: dict[str, tuple[str, str]] = {}
-        values_set: dict[str, str] = {}
+        outcome = _Outcome()
         stopped_by: str | None = None
         for i, rule in enumerate(self.rules):
-            failed, detail = self._first_failure(rule, activation)
+            error: EvalError | None = None
+            matched = True
+            if rule.evaluate is not None:
+                try:
+                    result = rule.evaluate(activation)
+                except EvalError as e:
+                    result, error = None, e
+                if result is not True and result is not False and error is None:
+                    error = EvalError("no_matching_overload", "condition is not a bool")
+                matched = result is True
+            failed, detail = (None, None) if matched else self._first_failure(rule, activation)
+            if error is not None:
+                detail = f"raised {error.kind}: {error.message}"
             if stopped_by is not None:
-                status = "matched" if failed is None else "not matched"
+                truth = "true" if matched else "not true"
+                ended = "stop" if not self.first else "hit first"
                 traces.append(
                     RuleTrace(
                         rule.name,
                         rule.precedence,
                         "skipped",
                         failed,
-                        f"not applied: rule `{stopped_by}` ended evaluation ({'stop' if not self.first else 'hit first'}); "
-                        f"its condition is {'true' if status == 'matched' else 'not true'}",
+                        f"not applied: rule `{stopped_by}` ended evaluation ({ended}); "
+                        f"its condition is {truth}",
                     )
                 )
                 continue
-            if failed is not None:
-                status = (
-                    "error" if detail is not None and detail.startswith("raised") else "not matched"
-                )
-                if not (candidates >> i) & 1 and status == "not matched":
+            if not matched:
+                if error is not None:
+                    status = "error"
+                    outcome.error(rule.name, error)
+                elif not (candidates >> i) & 1:
                     status = "filtered"
+                else:
+                    status = "not_matched"
                 traces.append(RuleTrace(rule.name, rule.precedence, status, failed, detail))
                 continue
             set_now: list[tuple[str, str]] = []
             overridden: list[tuple[str, str, str]] = []
-            for output, value in rule.outputs:
-                if output in decided:
-                    overridden.append((output, _show(value), decided[output][1]))
-                else:
-                    decided[output] = (_show(value), rule.name)
-                    set_now.append((output, _show(value)))
-            for tag in rule.tags:
-                set_now.append(("tag", tag))
-            for name, value_fn, text in rule.sets:
-                if name in values_set:
-                    overridden.append((f"set {name}", text, values_set[name]))
-                    continue
-                try:
-                    value_fn(activation)
-                except EvalError as e:  # as in triage: an erroring value leaves it unset
-                    set_now.append((f"set {name}", f"{text} (raised {e.kind}; not set)"))
-                    continue
-                values_set[name] = rule.name
-                set_now.append((f"set {name}", text))
+            outcome.apply(rule, activation, False, (set_now, overridden))
             traces.append(
                 RuleTrace(
                     rule.name,
@@ -327,16 +365,8 @@ class TriageEngine:
             )
             if rule.stops or self.first:
                 stopped_by = rule.name
-        summary: dict[str, Any] = {
-            "matched": list(decision.matched),
-            "route": decision.route,
-            "priority": decision.priority,
-            "tags": list(decision.tags),
-            "response": decision.response,
-        }
-        if decision.errors:
-            summary["errors"] = [f"{e.rule}: {e.kind}: {e.message}" for e in decision.errors]
-        return Explanation(self.program.name, self.program.hit, tuple(traces), summary)
+        decision = self._decide(outcome, now, message)
+        return Explanation(self.program.name, self.program.hit, tuple(traces), decision)
 
     def _first_failure(
         self, rule: _Rule, activation: Mapping[str, Any]
@@ -356,12 +386,13 @@ class TriageEngine:
                 return conjunct.span.text(), "was false" if value is False else "is not a bool"
         if first_error is not None:
             return first_error
-        return None, None
+        return rule.condition.span.text(), "was not true"
+
+
+def _check_now(now: Any) -> None:
+    if not isinstance(now, datetime) or now.tzinfo is None:
+        raise UsageError("`now` must be a timezone-aware datetime")
 
 
 def _where(error: EvalError) -> str | None:
     return error.span.location() if error.span is not None else None
-
-
-# InputError is part of this module's contract (raised by prepare via the validator).
-_ = InputError

@@ -1,0 +1,91 @@
+"""The one JSON mapping (``sf.serde``): what JSON cannot hold is an error, never
+invalid JSON or a lost entry; records round-trip with a schema tag."""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+import socialflow as sf
+from socialflow.cel import Type, UInt
+
+NOW = datetime(2026, 11, 23, 10, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf])
+def test_non_finite_doubles_are_an_error_not_invalid_json(value: float) -> None:
+    # regression: sf.serde.dumps used to write the bare token NaN, which is not JSON
+    decision = sf.Decision(ruleset="r", now=NOW, values=(("ratio", value),))
+    with pytest.raises(sf.SerializationError, match="has no JSON form"):
+        sf.serde.dumps(decision)
+    with pytest.raises(ValueError, match="has no JSON form"):  # also a ValueError
+        sf.serde.to_json_value([1.0, value])
+
+
+def test_colliding_map_keys_are_an_error_not_a_lost_entry() -> None:
+    # regression: {1: "a", "1": "b"} used to be written with one of the two entries
+    decision = sf.Decision(ruleset="r", now=NOW, values=(("m", {1: "a", "1": "b"}),))
+    with pytest.raises(sf.SerializationError, match="collide"):
+        sf.serde.dumps(decision)
+    with pytest.raises(sf.SerializationError, match="collide"):
+        sf.serde.to_json_value({True: 1, "true": 2})
+
+
+def test_the_mapping_of_cel_values() -> None:
+    value = {
+        "t": datetime(2026, 11, 23, 10, 0, 0, 500000, tzinfo=UTC),
+        "d": timedelta(minutes=-1),
+        "u": UInt(7),
+        "k": Type("bool"),
+        "b": b"hi",
+        "l": (1, 2.5, None, True),
+        "m": {1: "one", False: "no"},
+    }
+    assert sf.serde.to_json_value(value) == {
+        "t": "2026-11-23T10:00:00.5Z",
+        "d": "-60s",
+        "u": 7,
+        "k": "bool",
+        "b": "aGk=",
+        "l": [1, 2.5, None, True],
+        "m": {"1": "one", "false": "no"},
+    }
+    with pytest.raises(sf.SerializationError, match="no JSON form"):
+        sf.serde.to_json_value(object())
+
+
+def test_decision_round_trip_and_valid_json() -> None:
+    bundle = sf.loads(
+        """
+        ruleset rt
+        schema M { id: string, text: string }
+        input msg: M
+        queue care
+        sla quick { first_response 30m }
+        escalation esc { level 1 notify queue care  level 2 after 5m notify role "lead" }
+        rule r { when true then route care; sla quick; escalate esc; tag "a"
+                 set n = {"x": [1, 2.5], "y": duration("90s")} }
+        """,
+        "rt.sf",
+    )
+    decision = bundle.triage({"id": "m1", "text": "hi"}, NOW)
+    text = sf.serde.dumps(decision)
+    data = json.loads(text)
+    assert data["schema"] == "socialflow.decision/1"
+    assert data["values"] == {"n": {"x": [1, 2.5], "y": "90s"}}
+    back = sf.serde.loads(text, sf.Decision)
+    assert back.sla == decision.sla and back.escalation == decision.escalation
+    assert back.route == "care" and back.matched == ("r",)
+
+
+def test_structure_names_the_field_and_checks_the_tag() -> None:
+    with pytest.raises(sf.InputError) as e:
+        sf.serde.structure({"schema": "socialflow.explanation/1"}, sf.Decision)
+    assert e.value.path == "$.schema"
+    with pytest.raises(sf.InputError, match="cannot read a decision"):
+        sf.serde.structure({"ruleset": "r", "now": "yesterday"}, sf.Decision)
+    with pytest.raises(sf.InputError, match="not valid JSON"):
+        sf.serde.loads("{", sf.Decision)
