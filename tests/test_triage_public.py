@@ -179,8 +179,9 @@ def test_explain_lists_every_rule_and_why() -> None:
     rule fallback { when true then route billing }
     rule broken { when msg.sentiment / 0.0 > int("x") then tag "never" }
     """)
-    d = b.triage(message(text="refund please"), NOW)
-    text = str(b.explain(message(text="refund please"), NOW))
+    explanation = b.explain(message(text="refund please"), NOW)
+    assert explanation.decision == b.triage(message(text="refund please"), NOW)
+    text = str(explanation)
     assert "[not_matched] press" in text and "failed: msg.author.followers > 1000" in text
     assert "[matched] refund" in text and "priority: high" in text
     assert "overridden route: billing (`refund` set it first)" in text
