@@ -19,7 +19,7 @@ from typing import Any
 from socialflow.access.engine import Access
 from socialflow.cel.limits import Limits
 from socialflow.dsl import ast
-from socialflow.dsl.checker import check_modules
+from socialflow.dsl.check import check_modules
 from socialflow.dsl.parser import parse_module
 from socialflow.dsl.program import CheckedProgram
 from socialflow.errors import Diagnostic, ParseError, SourceError, UsageError

@@ -1,6 +1,6 @@
 """The checked program: the immutable, picklable input of the engines.
 
-``check`` (in :mod:`socialflow.dsl.checker`) builds it from parsed modules;
+The check (:mod:`socialflow.dsl.check`) builds it from parsed modules;
 nothing downstream sees source syntax again except spans for messages.
 """
 

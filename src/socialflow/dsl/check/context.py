@@ -1,0 +1,133 @@
+"""What every check pass shares: the declarations, the diagnostics found so far,
+the names used, and the results earlier passes resolved.
+
+A pass is a plain function ``(Context) -> None`` (see ``PASSES`` in
+:mod:`socialflow.dsl.check`); it reads what earlier passes left in the
+context, reports diagnostics, and stores its own results for later passes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeVar
+
+from socialflow._suggest import did_you_mean
+from socialflow.cel.checker import check as check_cel
+from socialflow.cel.types import ObjectType
+from socialflow.dsl import ast
+from socialflow.dsl.program import AccessRule, CheckedRule, Schema
+from socialflow.errors import CheckError, Diagnostic, Severity
+from socialflow.source import Span
+from socialflow.timing.calendar import Calendar
+from socialflow.timing.escalation import EscalationPolicy
+from socialflow.timing.sla import SlaPolicy
+
+__all__ = ["Context"]
+
+D = TypeVar("D")
+
+
+class Context:
+    """The state of one check of a bundle, threaded through the passes."""
+
+    def __init__(self, modules: Sequence[ast.Module]) -> None:
+        self.modules = modules
+        self.decls: list[ast.Decl] = [d for m in modules for d in m.decls]
+        self.diagnostics: list[Diagnostic] = []
+        #: (kind, name) of every declaration something refers to (for the unused lint)
+        self.used: set[tuple[str, str]] = set()
+        # -- results, filled in by the passes in order -----------------------------------
+        self.header: ast.RulesetDecl | None = None
+        self.hit = "all"
+        self.schema_decls: dict[str, ast.SchemaDecl] = {}
+        self.queue_decls: dict[str, ast.QueueDecl] = {}
+        self.calendar_decls: dict[str, ast.CalendarDecl] = {}
+        self.sla_decls: dict[str, ast.SlaDecl] = {}
+        self.escalation_decls: dict[str, ast.EscalationDecl] = {}
+        self.rule_decls: dict[str, ast.RuleDecl] = {}
+        self.schemas: dict[str, Schema] = {}
+        self.object_types: dict[str, ObjectType] = {}
+        self.input_var: str | None = None
+        self.input_schema: str | None = None
+        #: CEL declarations of rule conditions: the input variable and ``now``
+        self.declarations: dict[str, Any] = {"now": "timestamp"}
+        self.calendars: dict[str, Calendar | None] = {}
+        self.slas: dict[str, SlaPolicy | None] = {}
+        self.escalations: dict[str, EscalationPolicy | None] = {}
+        self.rules: list[CheckedRule] = []
+        self.tests: list[ast.TestDecl] = []
+        self.permissions: tuple[str, ...] = ()
+        self.roles: dict[str, frozenset[str]] = {}
+        self.access_rules: tuple[AccessRule, ...] = ()
+        self.exclusives: tuple[tuple[str, ...], ...] = ()
+
+    # -- declarations ----------------------------------------------------------------------
+    def of(self, kind: type[D]) -> list[D]:
+        """Every declaration of one class, in source order."""
+        return [d for d in self.decls if isinstance(d, kind)]
+
+    def collect(self, kind: str, decls: Sequence[D], key: Callable[[D], ast.Name]) -> dict[str, D]:
+        """Index declarations by name, reporting duplicates."""
+        out: dict[str, D] = {}
+        for decl in decls:
+            name = key(decl)
+            if name.text in out:
+                first = key(out[name.text])
+                self.error(
+                    "duplicate_declaration",
+                    f"{kind} `{name.text}` is declared twice",
+                    name.span,
+                    notes=(f"first declared at {first.span.location()}",),
+                )
+                continue
+            out[name.text] = decl
+        return out
+
+    def resolve(self, kind: str, name: ast.Name, known: Iterable[str], code: str) -> bool:
+        """Is ``name`` declared among ``known``?  Reports it with a suggestion if not."""
+        self.used.add((kind, name.text))
+        names = list(known)
+        if name.text in names:
+            return True
+        self.error(
+            code, f"undeclared {kind} `{name.text}`", name.span, did_you_mean(name.text, names)
+        )
+        return False
+
+    def cel(self, text: ast.CelText, declarations: dict[str, Any], want_bool: bool) -> None:
+        """Type-check an embedded CEL expression against ``declarations``."""
+        try:
+            result = check_cel(text.expr, declarations)
+        except CheckError as e:
+            self.diagnostics.extend(e.diagnostics)
+            return
+        name = str(result)
+        if want_bool and name not in ("bool", "dyn"):
+            self.error("type_error", f"a condition must be a `bool`, not `{name}`", text.span)
+
+    # -- diagnostics -----------------------------------------------------------------------
+    def error(
+        self,
+        code: str,
+        message: str,
+        span: Span | None,
+        help: str | None = None,
+        notes: Sequence[str] = (),
+    ) -> None:
+        self.diagnostics.append(Diagnostic(Severity.ERROR, code, message, span, help, tuple(notes)))
+
+    def warning(
+        self,
+        code: str,
+        message: str,
+        span: Span | None,
+        help: str | None = None,
+        notes: Sequence[str] = (),
+    ) -> None:
+        self.diagnostics.append(
+            Diagnostic(Severity.WARNING, code, message, span, help, tuple(notes))
+        )
+
+    @property
+    def failed(self) -> bool:
+        return any(d.severity is Severity.ERROR for d in self.diagnostics)

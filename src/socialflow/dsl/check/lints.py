@@ -1,0 +1,122 @@
+"""Warnings about rules that check but probably do not do what was meant:
+unreachable rules, constant conditions, same-precedence conflicts, unused
+declarations."""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from socialflow.cel.analysis import analyse
+from socialflow.cel.interpreter import evaluate as interpret
+from socialflow.cel.limits import Limits
+from socialflow.dsl import ast
+from socialflow.dsl.check.context import Context
+from socialflow.dsl.program import CheckedRule
+from socialflow.errors import EvalError
+from socialflow.source import Span
+
+__all__ = ["lint_rules", "lint_unused"]
+
+_CONSTANT_LIMITS: Final = Limits(
+    max_iterations=10_000, max_string_length=100_000, max_collection_size=10_000
+)
+
+
+def lint_rules(ctx: Context) -> None:
+    """Unreachable rules, constant-false conditions and same-precedence conflicts."""
+    rules, hit = ctx.rules, ctx.hit
+    # rules come in evaluation order: everything after a rule that always
+    # matches and ends evaluation can never apply
+    blocker: CheckedRule | None = None
+    for rule in rules:
+        if blocker is not None:
+            ends = "stops" if hit == "all" else "is applied first (hit first)"
+            ctx.warning(
+                "unreachable_rule",
+                f"rule `{rule.name}` can never apply",
+                rule.span if rule.condition is None else rule.condition.span,
+                notes=(
+                    f"rule `{blocker.name}` at {blocker.span.location()} always matches and {ends}",
+                ),
+            )
+            continue
+        constant = _constant(rule.condition)
+        if constant is False:
+            ctx.warning(
+                "constant_condition",
+                f"the condition of rule `{rule.name}` is always false",
+                rule.condition.span if rule.condition else rule.span,
+            )
+        if constant is True and (rule.stops or hit == "first"):
+            blocker = rule
+    # same-precedence rules that set different values of one single-valued output:
+    # compare each rule with the first rule of its precedence that set the output
+    first_setter: dict[tuple[int, str], tuple[CheckedRule, str, Span]] = {}
+    for rule in rules:
+        for key, (value, span) in _outputs(rule).items():
+            seen = first_setter.setdefault((rule.precedence, key), (rule, value, span))
+            first, first_value, first_span = seen
+            if first is rule or first_value == value or _exclusive(first, rule, ctx.input_var):
+                continue
+            ctx.warning(
+                "conflicting_rules",
+                f"rules `{first.name}` and `{rule.name}` have the same precedence "
+                f"and set `{key}` differently (`{first_value}` vs `{value}`)",
+                span,
+                help="give one rule a higher precedence to make the winner explicit",
+                notes=(
+                    f"`{first.name}` sets it at {first_span.location()}; when both "
+                    "match, the one declared first wins",
+                ),
+            )
+
+
+def lint_unused(ctx: Context) -> None:
+    """Queues, calendars, SLAs, escalations and schemas nothing refers to."""
+    groups: list[tuple[str, dict[str, Any]]] = [
+        ("queue", ctx.queue_decls),
+        ("calendar", ctx.calendar_decls),
+        ("sla", ctx.sla_decls),
+        ("escalation", ctx.escalation_decls),
+        ("schema", ctx.schema_decls),
+    ]
+    for kind, decls in groups:
+        for name, decl in decls.items():
+            if (kind, name) in ctx.used or (kind == "schema" and name == ctx.input_schema):
+                continue
+            ctx.warning("unused_declaration", f"{kind} `{name}` is never used", decl.name.span)
+
+
+def _constant(condition: ast.CelText | None) -> bool | None:
+    """True/False when the condition does not depend on its input, else None.
+
+    An expression that names no variable is evaluated once here (CEL is pure);
+    one that needs the message or ``now`` raises ``undeclared_reference`` on
+    an empty activation and is not constant.
+    """
+    if condition is None:
+        return True
+    try:
+        value = interpret(condition.expr, {}, _CONSTANT_LIMITS)
+    except EvalError:
+        return None
+    return value if type(value) is bool else None
+
+
+def _exclusive(a: CheckedRule, b: CheckedRule, input_var: str | None) -> bool:
+    """True when the two conditions test one field against disjoint literal sets
+    (``msg.lang == "es"`` vs ``msg.lang == "de"``): they can never both match."""
+    if a.condition is None or b.condition is None:
+        return False
+    equal_a, _ = analyse(a.condition.expr, input_var)
+    equal_b, _ = analyse(b.condition.expr, input_var)
+    return any(path in equal_b and not values & equal_b[path] for path, values in equal_a.items())
+
+
+def _outputs(rule: CheckedRule) -> dict[str, tuple[str, Span]]:
+    out: dict[str, tuple[str, Span]] = {}
+    for action in rule.actions:
+        output = ast.output_of(action)
+        if output is not None:
+            out.setdefault(output[0], (output[1], action.span))
+    return out

@@ -1,0 +1,86 @@
+"""Rules: evaluation order, duplicate items, actions resolved against their
+declarations, conditions and ``set`` values type-checked."""
+
+from __future__ import annotations
+
+from typing import assert_never
+
+from socialflow._suggest import did_you_mean
+from socialflow.dsl import ast
+from socialflow.dsl.check.context import Context
+from socialflow.dsl.program import PRIORITIES, CheckedRule
+from socialflow.source import Span
+
+__all__ = ["check_priority", "check_rules"]
+
+
+def check_rules(ctx: Context) -> None:
+    """Order the rules (precedence, then source order) and check each."""
+    ordered = sorted(
+        enumerate(ctx.rule_decls.values()), key=lambda pair: (-pair[1].precedence, pair[0])
+    )
+    ctx.rules = [_rule(ctx, rule, order) for order, (_, rule) in enumerate(ordered)]
+
+
+def check_priority(ctx: Context, level: ast.Name, hint: bool = True) -> None:
+    """A priority must be one of :data:`~socialflow.dsl.program.PRIORITIES`."""
+    if level.text not in PRIORITIES:
+        ctx.error(
+            "unknown_priority",
+            f"unknown priority `{level.text}`",
+            level.span,
+            did_you_mean(level.text, PRIORITIES)
+            or ("use low, normal, high or urgent" if hint else None),
+        )
+
+
+def _rule(ctx: Context, rule: ast.RuleDecl, order: int) -> CheckedRule:
+    counts: dict[str, list[Span]] = {}
+    for kind, span in rule.items:
+        counts.setdefault(kind, []).append(span)
+    for kind in ("precedence", "when"):
+        for span in counts.get(kind, [])[1:]:
+            ctx.error("duplicate_item", f"rule `{rule.name.text}` has more than one `{kind}`", span)
+    if not rule.actions:
+        ctx.warning(
+            "rule_without_actions", f"rule `{rule.name.text}` has no `then` actions", rule.name.span
+        )
+    if rule.when is not None:
+        ctx.cel(rule.when, ctx.declarations, want_bool=True)
+    seen: dict[str, ast.Action] = {}
+    for action in rule.actions:
+        output = ast.output_of(action)
+        if output is not None:
+            key = output[0]
+            if key in seen:
+                ctx.warning(
+                    "duplicate_action",
+                    f"rule `{rule.name.text}` sets `{key}` twice; the first wins",
+                    action.span,
+                    notes=(f"first set at {seen[key].span.location()}",),
+                )
+            seen.setdefault(key, action)
+        match action:
+            case ast.RouteAction(queue=queue):
+                ctx.resolve("queue", queue, ctx.queue_decls, "undeclared_queue")
+            case ast.SlaAction(sla=sla):
+                ctx.resolve("sla", sla, ctx.sla_decls, "undeclared_sla")
+            case ast.EscalateAction(policy=policy):
+                ctx.resolve("escalation", policy, ctx.escalation_decls, "undeclared_escalation")
+            case ast.PriorityAction(level=level):
+                check_priority(ctx, level)
+            case ast.SetAction(value=value):
+                ctx.cel(value, ctx.declarations, want_bool=False)
+            case (
+                ast.AssignAction()
+                | ast.TagAction()
+                | ast.RespondAction()
+                | ast.IgnoreAction()
+                | ast.StopAction()
+            ):
+                pass
+            case _:
+                assert_never(action)
+    return CheckedRule(
+        rule.name.text, rule.display, rule.precedence, order, rule.when, rule.actions, rule.span
+    )
