@@ -1,8 +1,4 @@
-"""``socialflow check|test|triage|explain``: the rule-file sub-commands.
-
-Registered into :mod:`socialflow.cli`'s registry.  Like the rest of the CLI,
-this is where files are read and written; the library calls are pure.
-"""
+"""``socialflow triage``: JSON-lines messages in, JSON-lines decisions out, nothing lost."""
 
 from __future__ import annotations
 
@@ -14,102 +10,17 @@ from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Final, TextIO
+from typing import Any, TextIO
 
 import socialflow as sf
 from socialflow import serde
-from socialflow.bundle import Bundle, loads_many, read_sources
+from socialflow.bundle import Bundle
 from socialflow.cel.values import parse_timestamp
-from socialflow.cli import (
-    EXIT_OK,
-    EXIT_USAGE,
-    Command,
-    CommandFailed,
-    parse_json,
-    register,
-)
-from socialflow.errors import Diagnostic, EvalError, Severity
-from socialflow.testing.runner import run_tests
+from socialflow.cli._io import load_bundle, parse_json
+from socialflow.cli.registry import EXIT_FAILED, EXIT_OK, Command, CommandFailed
+from socialflow.errors import EvalError
 
-__all__: list[str] = []
-
-#: Exit status of `test` with failing tests and of `triage` with rejected lines.
-EXIT_FAILED: Final = 1
-
-
-def _load(paths: list[str], strict: bool = False) -> Bundle:
-    try:
-        sources = read_sources(paths)
-    except sf.UsageError as e:
-        raise CommandFailed(f"error: {e}") from None
-    except OSError as e:
-        raise CommandFailed(f"error: cannot read rules: {e}") from None
-    try:
-        return loads_many(sources, strict=strict)
-    except sf.SourceError as e:
-        raise CommandFailed(_render_all(e.diagnostics), EXIT_USAGE) from None
-
-
-def _render_all(diagnostics: tuple[Diagnostic, ...]) -> str:
-    errors = sum(d.severity is Severity.ERROR for d in diagnostics)
-    warnings = len(diagnostics) - errors
-    body = "\n\n".join(d.render() for d in diagnostics)
-    return f"{body}\n\n{_count(errors, 'error')}, {_count(warnings, 'warning')}"
-
-
-def _count(n: int, word: str) -> str:
-    return f"{n} {word}" + ("" if n == 1 else "s")
-
-
-# -- check --------------------------------------------------------------------------------
-
-
-def _configure_check(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("paths", nargs="+", metavar="PATH", help="rule files or folders of *.sf")
-    parser.add_argument("--strict", action="store_true", help="treat warnings as errors")
-
-
-def _run_check(args: argparse.Namespace) -> int:
-    bundle = _load(args.paths, strict=args.strict)
-    program = bundle.program
-    for warning in bundle.warnings:
-        print(warning.render(), end="\n\n")
-    print(
-        f"ok: ruleset {program.name} ({program.hit}): {_count(len(program.rules), 'rule')}, "
-        f"{_count(len(program.tests), 'test')}, {_count(len(bundle.warnings), 'warning')}"
-    )
-    return EXIT_OK
-
-
-# -- test ---------------------------------------------------------------------------------
-
-
-def _configure_test(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("paths", nargs="+", metavar="PATH", help="rule files or folders of *.sf")
-    parser.add_argument(
-        "-q", "--quiet", action="store_true", help="print failures and the summary only"
-    )
-
-
-def _run_test(args: argparse.Namespace) -> int:
-    started = time.perf_counter()
-    bundle = _load(args.paths)
-    results = run_tests(bundle)
-    failed = [r for r in results if not r.passed]
-    for result in results:
-        if not args.quiet or not result.passed:
-            print(f"{result.location}: {result.name} {'PASSED' if result.passed else 'FAILED'}")
-    for result in failed:
-        print(f"\n___ {result.name} ___")
-        for failure in result.failures:
-            print(f"    {failure}")
-    elapsed = time.perf_counter() - started
-    passed = len(results) - len(failed)
-    print(f"\n{passed} passed, {len(failed)} failed in {elapsed:.2f}s")
-    return EXIT_FAILED if failed or not results else EXIT_OK
-
-
-# -- triage -------------------------------------------------------------------------------
+__all__ = ["COMMAND"]
 
 
 def _configure_triage(parser: argparse.ArgumentParser) -> None:
@@ -194,7 +105,7 @@ def _count_lines(path: str) -> int | None:
 
 
 def _run_triage(args: argparse.Namespace) -> int:
-    bundle = _load([args.rules])
+    bundle = load_bundle([args.rules])
     fixed_now: datetime | None = None
     if args.now is not None:
         try:
@@ -326,90 +237,14 @@ def _summary(
         w(f"\nrejected lines {lines}{more}: written to {rejects_path}\n")
 
 
-# -- explain ------------------------------------------------------------------------------
-
-
-def _configure_explain(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("rules", metavar="RULES", help="a rule file or a folder of *.sf files")
-    parser.add_argument(
-        "--message",
-        metavar="JSON",
-        required=True,
-        help="the message as JSON text, or @FILE to read it from a file",
-    )
-    parser.add_argument("--now", metavar="TIMESTAMP", help="default: the message's received_at")
-    parser.add_argument("--json", action="store_true", help="print the explanation as JSON")
-
-
-def _run_explain(args: argparse.Namespace) -> int:
-    bundle = _load([args.rules])
-    text = args.message
-    if text.startswith("@"):
-        try:
-            text = Path(text[1:]).read_text(encoding="utf-8")
-        except OSError as e:
-            raise CommandFailed(f"error: cannot read `{text[1:]}`: {e.strerror}") from None
-    message = parse_json(text, "--message")
-    when = (
-        args.now
-        if args.now is not None
-        else (message.get("received_at") if isinstance(message, dict) else None)
-    )
-    if not isinstance(when, str):
-        raise CommandFailed("error: no `received_at` in the message: pass --now")
-    try:
-        now = parse_timestamp(when)
-    except EvalError as e:
-        raise CommandFailed(f"error: --now: {e.message}") from None
-    try:
-        explanation = bundle.explain(message, now)
-    except sf.InputError as e:
-        raise CommandFailed(f"error: {e}") from None
-    if args.json:
-        print(
-            json.dumps(serde.unstructure(explanation), ensure_ascii=False, indent=2, sort_keys=True)
-        )
-    else:
-        print(explanation)
-    return EXIT_OK
-
-
-register(
-    Command(
-        name="check",
-        help="check rule files: every error and warning, with positions",
-        configure=_configure_check,
-        run=_run_check,
-        epilog="exit status: 0 no errors, 2 errors (or warnings with --strict)",
-    )
-)
-register(
-    Command(
-        name="test",
-        help="run the `test` blocks of rule files",
-        configure=_configure_test,
-        run=_run_test,
-        epilog="exit status: 0 all passed, 1 a test failed (or none found), 2 the rules do not check",
-    )
-)
-register(
-    Command(
-        name="triage",
-        help="triage JSON-lines messages into JSON-lines decisions",
-        configure=_configure_triage,
-        run=_run_triage,
-        epilog="""\
+COMMAND = Command(
+    name="triage",
+    help="triage JSON-lines messages into JSON-lines decisions",
+    configure=_configure_triage,
+    run=_run_triage,
+    epilog="""\
 Bad lines are reported on stderr with their line number and written to the
 rejects file; nothing is dropped silently.
 
 exit status: 0 ok, 1 lines were rejected (unless --allow-rejects), 2 bad arguments or rules""",
-    )
-)
-register(
-    Command(
-        name="explain",
-        help="explain the decision for one message, rule by rule",
-        configure=_configure_explain,
-        run=_run_explain,
-    )
 )

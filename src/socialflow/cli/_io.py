@@ -1,0 +1,188 @@
+"""Reading and writing for the commands: files, JSON, rule bundles, diagnostics.
+
+The CLI is the only part of socialflow that reads files, standard input or the
+environment: it turns them into plain values, calls the pure library, and
+turns the result (or the error) back into text and an exit status.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Final, NoReturn, TextIO
+
+import socialflow as sf
+from socialflow import serde
+from socialflow.bundle import Bundle, loads_many, read_sources
+from socialflow.cli.registry import EXIT_USAGE, CommandFailed
+from socialflow.errors import Diagnostic, Severity
+
+__all__ = [
+    "count",
+    "load_activation",
+    "load_bundle",
+    "parse_json",
+    "print_err",
+    "read_text",
+    "render_all",
+    "render_eval_error",
+    "write_json",
+]
+
+_IDENTIFIER: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
+def print_err(message: str) -> None:
+    sys.stderr.write(message.rstrip("\n") + "\n")
+
+
+def read_text(path: str, what: str) -> str:
+    """The text of ``path`` (``-`` is standard input), or a clear failure."""
+    if path == "-":
+        return sys.stdin.read()
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise CommandFailed(f"error: {what} `{path}` does not exist") from None
+    except IsADirectoryError:
+        raise CommandFailed(f"error: {what} `{path}` is a directory, not a file") from None
+    except UnicodeDecodeError as e:
+        raise CommandFailed(
+            f"error: {what} `{path}` is not UTF-8 text (byte {e.start + 1})"
+        ) from None
+    except OSError as e:
+        raise CommandFailed(f"error: cannot read {what} `{path}`: {e.strerror}") from None
+
+
+def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _DuplicateKey(key)
+        out[key] = value
+    return out
+
+
+class _DuplicateKey(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _reject_constant(name: str) -> NoReturn:
+    raise ValueError(f"`{name}` is not valid JSON")
+
+
+def parse_json(text: str, where: str) -> Any:
+    """Decode ``text`` as strict JSON; ``where`` names it in error messages.
+
+    Duplicate object keys and ``NaN``/``Infinity`` are rejected rather than
+    silently resolved (the last duplicate would otherwise win unseen).
+    """
+    try:
+        return json.loads(
+            text, object_pairs_hook=_reject_duplicates, parse_constant=_reject_constant
+        )
+    except json.JSONDecodeError as e:
+        msg = e.msg[:1].lower() + e.msg[1:]
+        raise CommandFailed(
+            f"error: {where}: line {e.lineno}, column {e.colno}: invalid JSON: {msg}"
+        ) from None
+    except _DuplicateKey as e:
+        raise CommandFailed(
+            f"error: {where}: invalid JSON: duplicate key `{e.key}` in an object"
+        ) from None
+    except ValueError as e:
+        raise CommandFailed(f"error: {where}: invalid JSON: {e}") from None
+    except RecursionError:
+        raise CommandFailed(f"error: {where}: invalid JSON: nested too deeply") from None
+
+
+def load_activation(data: str | None, variables: Sequence[str]) -> dict[str, Any]:
+    activation: dict[str, Any] = {}
+    if data is not None:
+        where = "standard input" if data == "-" else data
+        value = parse_json(read_text(data, "data file"), where)
+        if not isinstance(value, dict):
+            raise CommandFailed(
+                f"error: {where}: expected a JSON object whose keys are variable names, "
+                f"got {_json_kind(value)}"
+            )
+        for name in value:
+            if not _IDENTIFIER.match(name):
+                raise CommandFailed(
+                    f"error: {where}: top-level key `{name}` is not a valid variable name"
+                )
+        activation.update(value)
+    for item in variables:
+        name, sep, raw = item.partition("=")
+        if not sep or not _IDENTIFIER.match(name):
+            raise CommandFailed(
+                f"error: --var `{item}`: expected NAME=JSON with NAME an identifier"
+            )
+        try:
+            activation[name] = json.loads(
+                raw, object_pairs_hook=_reject_duplicates, parse_constant=_reject_constant
+            )
+        except (ValueError, RecursionError):
+            raise CommandFailed(
+                f"error: --var {name}: `{raw}` is not valid JSON "
+                f"(quote strings twice: --var '{name}={json.dumps(raw, ensure_ascii=False)}')"
+            ) from None
+    return activation
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, str):
+        return "a string"
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    return "a number"
+
+
+def write_json(value: Any, out: TextIO, indent: int | None) -> None:
+    try:
+        text = json.dumps(
+            serde.to_json_value(value), ensure_ascii=False, indent=indent, allow_nan=False
+        )
+    except sf.SerializationError as e:
+        raise CommandFailed(f"error: the result cannot be written as JSON: {e}", 1) from None
+    except RecursionError:
+        raise CommandFailed("error: the result is nested too deeply to write as JSON", 1) from None
+    out.write(text + "\n")
+
+
+def render_eval_error(error: sf.EvalError) -> str:
+    """``file:line:col: error[kind]: message`` and the caret snippet when located."""
+    return Diagnostic(Severity.ERROR, error.kind, error.message, error.span).render()
+
+
+def load_bundle(paths: list[str], strict: bool = False) -> Bundle:
+    try:
+        sources = read_sources(paths)
+    except sf.UsageError as e:
+        raise CommandFailed(f"error: {e}") from None
+    except OSError as e:
+        raise CommandFailed(f"error: cannot read rules: {e}") from None
+    try:
+        return loads_many(sources, strict=strict)
+    except sf.SourceError as e:
+        raise CommandFailed(render_all(e.diagnostics), EXIT_USAGE) from None
+
+
+def render_all(diagnostics: tuple[Diagnostic, ...]) -> str:
+    errors = sum(d.severity is Severity.ERROR for d in diagnostics)
+    warnings = len(diagnostics) - errors
+    body = "\n\n".join(d.render() for d in diagnostics)
+    return f"{body}\n\n{count(errors, 'error')}, {count(warnings, 'warning')}"
+
+
+def count(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")

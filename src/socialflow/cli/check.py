@@ -1,0 +1,36 @@
+"""``socialflow check``: every error and warning of rule files, with positions."""
+
+from __future__ import annotations
+
+import argparse
+
+from socialflow.cli._io import count, load_bundle
+from socialflow.cli.registry import EXIT_OK, Command
+
+__all__ = ["COMMAND"]
+
+
+def _configure_check(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("paths", nargs="+", metavar="PATH", help="rule files or folders of *.sf")
+    parser.add_argument("--strict", action="store_true", help="treat warnings as errors")
+
+
+def _run_check(args: argparse.Namespace) -> int:
+    bundle = load_bundle(args.paths, strict=args.strict)
+    program = bundle.program
+    for warning in bundle.warnings:
+        print(warning.render(), end="\n\n")
+    print(
+        f"ok: ruleset {program.name} ({program.hit}): {count(len(program.rules), 'rule')}, "
+        f"{count(len(program.tests), 'test')}, {count(len(bundle.warnings), 'warning')}"
+    )
+    return EXIT_OK
+
+
+COMMAND = Command(
+    name="check",
+    help="check rule files: every error and warning, with positions",
+    configure=_configure_check,
+    run=_run_check,
+    epilog="exit status: 0 no errors, 2 errors (or warnings with --strict)",
+)
