@@ -73,7 +73,6 @@ class Access:
         grant_list = structure_records(grants, Grant, "grants")
         principal_list = structure_records(principals, Principal, "principals")
         self._bits = {p: 1 << i for i, p in enumerate(program.permissions)}
-        self._all = (1 << len(program.permissions)) - 1
         self._nodes = self._load_nodes(node_list)
         self._principals = self._load_principals(principal_list)
         self._grants = self._load_grants(grant_list)

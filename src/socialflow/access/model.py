@@ -29,9 +29,6 @@ __all__ = [
 T = TypeVar("T")
 
 
-def _frozen_mapping(value: Mapping[str, Any] | None) -> tuple[tuple[str, Any], ...]:
-    return tuple(sorted((value or {}).items()))
-
 
 @attrs.frozen
 class OrgNode:
