@@ -38,10 +38,13 @@ from socialflow.timing.calendar import Calendar, OpeningHours
 from socialflow.timing.escalation import EscalationPlan, EscalationPolicy, EscalationStep
 from socialflow.timing.sla import SlaDeadlines, SlaPolicy
 from socialflow.triage.decision import ConditionError, Decision, Explanation, Override, RuleTrace
+from socialflow.workflow.engine import Workflow
+from socialflow.workflow.model import ALLOW_ALL, Effect, Event, Instance, StepResult, Timer
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
+    "ALLOW_ALL",
     "Access",
     "AccessDecision",
     "Bundle",
@@ -50,13 +53,16 @@ __all__ = [
     "ConditionError",
     "Decision",
     "Diagnostic",
+    "Effect",
     "EscalationPlan",
     "EscalationPolicy",
     "EscalationStep",
     "EvalError",
+    "Event",
     "Explanation",
     "Grant",
     "InputError",
+    "Instance",
     "LimitExceededError",
     "OpeningHours",
     "OrgNode",
@@ -71,9 +77,12 @@ __all__ = [
     "SocialflowError",
     "SourceError",
     "SourceLimitError",
+    "StepResult",
     "TestResult",
+    "Timer",
     "UsageError",
     "Violation",
+    "Workflow",
     "cel",
     "load",
     "loads",

@@ -16,6 +16,7 @@ from os import PathLike
 from pathlib import Path
 from typing import Any
 
+from socialflow._suggest import did_you_mean
 from socialflow.access.engine import Access
 from socialflow.cel.limits import Limits
 from socialflow.dsl import ast
@@ -25,6 +26,7 @@ from socialflow.dsl.program import CheckedProgram
 from socialflow.errors import Diagnostic, ParseError, SourceError, UsageError
 from socialflow.triage.decision import Decision, Explanation
 from socialflow.triage.engine import TriageEngine
+from socialflow.workflow.engine import DEFAULT_WINDOW, Workflow
 
 __all__ = ["Bundle", "load", "loads", "parse_sources"]
 
@@ -44,6 +46,8 @@ class Bundle:
         self.program = program
         self._sources = tuple(sources)
         self._limits = limits or Limits()
+        #: compiled workflows, by (name, window): built on first use
+        self._workflows: dict[tuple[str, int], Workflow] = {}
 
     @property
     def name(self) -> str:
@@ -72,6 +76,32 @@ class Bundle:
     def explain(self, message: Any, now: datetime) -> Explanation:
         """Every rule's outcome for ``message`` and why."""
         return self.engine.explain(message, now)
+
+    def workflow(self, name: str, *, window: int = DEFAULT_WINDOW) -> Workflow:
+        """The workflow ``name``, compiled (once per name and window; the result is
+        immutable and safe to share between threads).
+
+        ``window`` is how many accepted event ids an instance remembers, to
+        refuse a repeated event as ``duplicate_event``.
+
+        Raises:
+            UsageError: the bundle has no workflow ``name``.
+        """
+        workflows = self.program.workflows
+        if not isinstance(name, str) or name not in workflows:  # type: ignore[redundant-expr]  # hosts pass anything
+            hint = did_you_mean(str(name), workflows)
+            known = ", ".join(f"`{w}`" for w in workflows) or "none"
+            raise UsageError(
+                f"no workflow `{name}` in this bundle"
+                + (f"; {hint}" if hint else f" (workflows: {known})")
+            )
+        key = (name, window)
+        cached = self._workflows.get(key)
+        if cached is None:
+            with _gc_paused():
+                cached = Workflow(self.program, workflows[name], self._limits, window=window)
+            cached = self._workflows.setdefault(key, cached)
+        return cached
 
     def access(
         self,

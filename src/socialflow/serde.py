@@ -45,7 +45,9 @@ import attrs
 import cattrs
 
 from socialflow.cel.values import (
+    FrozenMap,
     Type,
+    UInt,
     format_duration,
     format_timestamp,
     parse_duration,
@@ -55,13 +57,16 @@ from socialflow.errors import EvalError, InputError, SerializationError
 
 __all__ = [
     "SCHEMA_VERSION",
+    "EffectArgs",
     "Pairs",
     "converter",
     "dumps",
+    "from_typed_json",
     "loads",
     "structure",
     "structure_records",
     "to_json_value",
+    "to_typed_json",
     "unstructure",
 ]
 
@@ -71,8 +76,12 @@ SCHEMA_VERSION: Final = 1
 T = TypeVar("T")
 
 #: ``(name, value)`` pairs in a fixed order, written as a JSON object (``set``
-#: values, instance data).  A field typed ``Pairs`` gets the object mapping.
+#: values).  A field typed ``Pairs`` gets the object mapping.
 Pairs = tuple[tuple[str, Any], ...]
+
+#: Arguments of an effect: ``(kind, name)`` pairs or plain names, written as
+#: ``[kind, name]`` arrays and strings.
+EffectArgs = tuple[tuple[str, str] | str, ...]
 
 
 def to_json_value(value: Any) -> Any:
@@ -158,6 +167,112 @@ def _structure_pairs(data: Any, _: Any) -> Pairs:
     return tuple((str(k), v) for k, v in data.items())
 
 
+def _structure_effect_args(data: Any, _: Any) -> EffectArgs:
+    if not isinstance(data, (list, tuple)):
+        raise ValueError("expected a list of effect arguments")
+    out: list[tuple[str, str] | str] = []
+    for item in data:
+        if isinstance(item, str):
+            out.append(item)
+        elif (
+            isinstance(item, (list, tuple))
+            and len(item) == 2
+            and all(isinstance(x, str) for x in item)
+        ):
+            out.append((item[0], item[1]))
+        else:
+            raise ValueError("an effect argument is a name or a [kind, name] pair")
+    return tuple(out)
+
+
+# -- typed values: CEL values that keep their type through JSON ------------------------------
+#
+# Instance data is read back by CEL on the next step, so `set resolved_at = now`
+# must come back a timestamp, not a string.  JSON-native values are written as
+# themselves; the others as a one-key object whose key starts with `$`.  A map
+# is a plain object when its keys are strings not starting with `$`, else
+# {"$map": [[key, value], ...]}, so the two forms never collide.
+
+
+def to_typed_json(value: Any) -> Any:
+    """``value`` as JSON that :func:`from_typed_json` turns back into an equal value.
+
+    Raises:
+        SerializationError: JSON cannot hold the value (a NaN or infinite double).
+    """
+    if value is None or type(value) is bool or type(value) is str:
+        return value
+    if isinstance(value, UInt):
+        return {"$uint": int(value)}
+    if isinstance(value, int) and not isinstance(value, bool):
+        return int(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise SerializationError(f"the double `{value}` has no JSON form")
+        return float(value)
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, (bytes, bytearray)):
+        return {"$bytes": base64.b64encode(bytes(value)).decode("ascii")}
+    if isinstance(value, datetime):
+        return {"$timestamp": format_timestamp(value)}
+    if isinstance(value, timedelta):
+        return {"$duration": format_duration(value)}
+    if isinstance(value, Type):
+        return {"$type": value.name}
+    if isinstance(value, Mapping):
+        if all(type(k) is str and not k.startswith("$") for k in value):
+            return {k: to_typed_json(v) for k, v in value.items()}
+        return {"$map": [[to_typed_json(k), to_typed_json(v)] for k, v in value.items()]}
+    if isinstance(value, (list, tuple)):
+        return [to_typed_json(v) for v in value]
+    raise SerializationError(f"a value of type `{type(value).__name__}` has no JSON form")
+
+
+def from_typed_json(data: Any) -> Any:
+    """The frozen CEL value :func:`to_typed_json` wrote (lists as tuples, maps as
+    :class:`~socialflow.cel.values.FrozenMap`)."""
+    if isinstance(data, list):
+        return tuple(from_typed_json(v) for v in data)
+    if not isinstance(data, Mapping):
+        return data
+    if len(data) == 1:
+        ((key, inner),) = data.items()
+        if key.startswith("$"):
+            return _from_tag(key, inner)
+    return FrozenMap({k: from_typed_json(v) for k, v in data.items()})
+
+
+def _from_tag(tag: str, inner: Any) -> Any:
+    try:
+        if tag == "$timestamp":
+            return parse_timestamp(inner)
+        if tag == "$duration":
+            return parse_duration(inner)
+        if tag == "$uint" and type(inner) is int and inner >= 0:
+            return UInt(inner)
+        if tag == "$bytes":
+            return base64.b64decode(inner, validate=True)
+        if tag == "$type":
+            return Type(str(inner))
+        if tag == "$map":
+            return FrozenMap({from_typed_json(k): from_typed_json(v) for k, v in inner})
+    except (EvalError, ValueError, TypeError) as e:
+        raise ValueError(f"bad `{tag}` value: {e}") from None
+    raise ValueError(f"unknown tag `{tag}`")
+
+
+def _structure_frozen_map(data: Any, _: Any) -> FrozenMap:
+    value = from_typed_json(data)
+    if not isinstance(value, FrozenMap):
+        raise ValueError("expected an object")
+    return value
+
+
+def _unstructure_frozen_map(value: FrozenMap) -> Any:
+    return to_typed_json(value)
+
+
 def _make_converter() -> cattrs.Converter:
     conv = cattrs.Converter()
     conv.register_unstructure_hook(datetime, format_timestamp)
@@ -169,6 +284,9 @@ def _make_converter() -> cattrs.Converter:
     conv.register_structure_hook_func(lambda t: t == Pairs, _structure_pairs)
     conv.register_unstructure_hook_func(lambda t: t == Mapping[str, Any], to_json_value)
     conv.register_structure_hook_func(lambda t: t == Mapping[str, Any], _structure_mapping)
+    conv.register_structure_hook_func(lambda t: t == EffectArgs, _structure_effect_args)
+    conv.register_unstructure_hook(FrozenMap, _unstructure_frozen_map)
+    conv.register_structure_hook(FrozenMap, _structure_frozen_map)
     return conv
 
 

@@ -29,7 +29,6 @@ __all__ = [
 T = TypeVar("T")
 
 
-
 @attrs.frozen
 class OrgNode:
     """A node of the organisation tree (hub, region, brand, business unit, account)."""

@@ -26,11 +26,13 @@ from socialflow.errors import EvalError
 
 __all__ = [
     "Duration",
+    "FrozenMap",
     "Timestamp",
     "Type",
     "UInt",
     "format_duration",
     "format_timestamp",
+    "freeze",
     "parse_duration",
     "parse_timestamp",
     "type_of",
@@ -430,3 +432,79 @@ def with_arity(name: str, fn: Callable[..., Any], *counts: int) -> Callable[...,
 
 def is_nan(value: Any) -> bool:
     return type(value) is float and math.isnan(value)
+
+
+class FrozenMap(Mapping[Any, Any]):
+    """An immutable CEL map: a read-only, hashable, picklable mapping.
+
+    Values that outlive one evaluation (a workflow instance's ``data``) are
+    stored frozen (see :func:`freeze`), so a value the library returned can
+    never change afterwards, whoever holds it.  Iteration follows insertion
+    order, as ``dict`` does; equality is ``dict`` equality.
+    """
+
+    __slots__ = ("_items",)
+
+    _items: dict[Any, Any]
+
+    def __init__(self, items: Mapping[Any, Any] | None = None) -> None:
+        object.__setattr__(self, "_items", dict(items) if items is not None else {})
+
+    def __getitem__(self, key: Any) -> Any:
+        return self._items[key]
+
+    def __iter__(self) -> Any:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._items
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        return self._items.get(key, default)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, FrozenMap):
+            return self._items == other._items
+        if isinstance(other, Mapping):
+            return self._items == dict(other)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(frozenset(self._items.items()))
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("a FrozenMap cannot be changed")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (FrozenMap, (self._items,))
+
+    def __repr__(self) -> str:
+        return f"FrozenMap({self._items!r})"
+
+
+def freeze(value: Any) -> Any:
+    """``value`` with every list made a tuple and every map a :class:`FrozenMap`."""
+    if isinstance(value, (list, tuple)):
+        return tuple(freeze(v) for v in value)
+    if isinstance(value, Mapping) and not isinstance(value, FrozenMap):
+        return FrozenMap({k: freeze(v) for k, v in value.items()})
+    if isinstance(value, FrozenMap):
+        return (
+            value
+            if all(_is_frozen(v) for v in value.values())
+            else FrozenMap({k: freeze(v) for k, v in value.items()})
+        )
+    return value
+
+
+def _is_frozen(value: Any) -> bool:
+    if isinstance(value, list):
+        return False
+    if isinstance(value, tuple):
+        return all(_is_frozen(v) for v in value)
+    if isinstance(value, Mapping):
+        return isinstance(value, FrozenMap) and all(_is_frozen(v) for v in value.values())
+    return True

@@ -18,27 +18,39 @@ from socialflow.source import Span
 __all__ = [
     "AccessRuleDecl",
     "Action",
+    "AdvanceStep",
     "AssignAction",
     "CalendarDecl",
     "CelText",
     "DaySpec",
     "Decl",
     "DurationLit",
+    "EffectArg",
+    "EffectDecl",
     "EscalateAction",
     "EscalationDecl",
+    "EventStep",
     "ExclusiveDecl",
+    "ExpectAccepted",
     "ExpectAssign",
+    "ExpectData",
+    "ExpectEffect",
     "ExpectError",
     "ExpectEscalate",
     "ExpectMatched",
+    "ExpectNextDeadline",
     "ExpectPriority",
+    "ExpectRefused",
     "ExpectResponse",
     "ExpectRoute",
     "ExpectSet",
     "ExpectSla",
+    "ExpectState",
     "ExpectTag",
+    "ExpectVersion",
     "Expectation",
     "FieldDecl",
+    "HookDecl",
     "IgnoreAction",
     "InputDecl",
     "LevelDecl",
@@ -58,12 +70,21 @@ __all__ = [
     "SetAction",
     "SlaAction",
     "SlaDecl",
+    "StartStep",
+    "StateDecl",
     "StopAction",
     "TagAction",
     "TargetDecl",
     "TestDecl",
     "TimeRange",
+    "TimeoutDecl",
+    "TransitionDecl",
     "TypeRef",
+    "WhileDecl",
+    "WorkflowDecl",
+    "WorkflowExpectation",
+    "WorkflowItem",
+    "WorkflowStep",
     "output_of",
 ]
 
@@ -425,13 +446,137 @@ Expectation = (
 )  # fmt: skip
 
 
+# -- workflow test steps and expectations ------------------------------------------------
+
+
+@attrs.frozen
+class EffectArg:
+    """One argument of an effect as written: ``queue care`` (kind and name),
+    ``care_policy`` (a plain name) or ``role "pr_director"``."""
+
+    kind: Name | None
+    value: str
+    span: Span = attrs.field(eq=False, repr=False)
+
+
+@attrs.frozen
+class EffectDecl:
+    """``notify(queue customer_care)``: an effect a workflow emits."""
+
+    name: Name
+    args: tuple[EffectArg, ...]
+    span: Span = attrs.field(eq=False, repr=False)
+
+
+@attrs.frozen
+class StartStep:
+    """``start at "..." [id "..."]``: a fresh instance."""
+
+    at: tuple[str, Span]
+    id: str | None
+    span: Span = attrs.field(eq=False, repr=False)
+
+
+@attrs.frozen
+class EventStep:
+    """``event NAME by "actor" at "..." [id "..."] [with {...}]``."""
+
+    event: Name
+    actor: str
+    at: tuple[str, Span]
+    id: str | None
+    data: CelText | None
+    span: Span = attrs.field(eq=False, repr=False)
+
+
+@attrs.frozen
+class AdvanceStep:
+    """``advance to "..."``: fire the timers due by then."""
+
+    to: tuple[str, Span]
+    span: Span = attrs.field(eq=False, repr=False)
+
+
+@attrs.frozen
+class ExpectState:
+    """``expect state S``."""
+
+    state: Name
+    span: Span = attrs.field(eq=False, repr=False)
+
+
+@attrs.frozen
+class ExpectAccepted:
+    """``expect accepted``: the last step (or advance) was accepted."""
+
+    span: Span = attrs.field(eq=False, repr=False)
+
+
+@attrs.frozen
+class ExpectRefused:
+    """``expect refused REASON``."""
+
+    reason: Name
+    span: Span = attrs.field(eq=False, repr=False)
+
+
+@attrs.frozen
+class ExpectEffect:
+    """``expect effect E(...)`` / ``expect not effect E(...)``: among the last
+    result's effects, or not."""
+
+    effect: EffectDecl
+    negated: bool
+    span: Span = attrs.field(eq=False, repr=False)
+
+
+@attrs.frozen
+class ExpectNextDeadline:
+    """``expect next_deadline "..."`` or ``expect next_deadline none``."""
+
+    at: tuple[str, Span] | None
+    span: Span = attrs.field(eq=False, repr=False)
+
+
+@attrs.frozen
+class ExpectData:
+    """``expect data NAME = CEL``."""
+
+    name: Name
+    value: CelText
+    span: Span = attrs.field(eq=False, repr=False)
+
+
+@attrs.frozen
+class ExpectVersion:
+    """``expect version N``."""
+
+    version: int
+    span: Span = attrs.field(eq=False, repr=False)
+
+
+WorkflowExpectation = (
+    ExpectState | ExpectAccepted | ExpectRefused | ExpectEffect | ExpectNextDeadline
+    | ExpectData | ExpectVersion
+)  # fmt: skip
+WorkflowStep = StartStep | EventStep | AdvanceStep | WorkflowExpectation
+
+
 @attrs.frozen
 class TestDecl:
+    """A ``test`` block: a triage test (``given``, ``at``, ``expect``), or, with
+    ``workflow NAME``, a sequence of workflow steps and expectations."""
+
     description: str
     givens: tuple[tuple[Name, CelText], ...]
     at: tuple[str, Span] | None
     expectations: tuple[Expectation, ...]
     span: Span = attrs.field(eq=False, repr=False)
+    workflow: Name | None = None
+    #: a workflow test's steps and their expectations, in order
+    steps: tuple[WorkflowStep, ...] = ()
+    #: expectations of the other kind than the block's (reported by the checker)
+    misplaced: tuple[Span, ...] = attrs.field(default=(), eq=False, repr=False)
 
 
 @attrs.frozen
@@ -467,9 +612,80 @@ class ExclusiveDecl:
     span: Span = attrs.field(eq=False, repr=False)
 
 
+# -- workflows --------------------------------------------------------------------------
+
+
+@attrs.frozen
+class StateDecl:
+    """``state a, b [initial|final]``."""
+
+    names: tuple[Name, ...]
+    flag: Name | None
+    span: Span = attrs.field(eq=False, repr=False)
+
+
+@attrs.frozen
+class TransitionDecl:
+    """``on EVENT from S, ... to T [requires P] [when CEL] [set N = CEL] [emit E(...)]``."""
+
+    event: Name
+    sources: tuple[Name, ...]
+    target: Name
+    requires: tuple[Name, ...]
+    guards: tuple[CelText, ...]
+    sets: tuple[tuple[Name, CelText], ...]
+    effects: tuple[EffectDecl, ...]
+    span: Span = attrs.field(eq=False, repr=False)
+
+
+@attrs.frozen
+class HookDecl:
+    """``enter STATE emit ...`` or ``exit STATE emit ...``."""
+
+    kind: str  # "enter" | "exit"
+    state: Name
+    effects: tuple[EffectDecl, ...]
+    span: Span = attrs.field(eq=False, repr=False)
+
+
+@attrs.frozen
+class TimeoutDecl:
+    """``timeout STATE after D | at CEL [to S] [emit ...]``."""
+
+    state: Name
+    after: DurationLit | None
+    at: CelText | None
+    target: Name | None
+    effects: tuple[EffectDecl, ...]
+    span: Span = attrs.field(eq=False, repr=False)
+
+
+@attrs.frozen
+class WhileDecl:
+    """``while STATE escalate POLICY``."""
+
+    state: Name
+    policy: Name
+    span: Span = attrs.field(eq=False, repr=False)
+
+
+WorkflowItem = StateDecl | TransitionDecl | HookDecl | TimeoutDecl | WhileDecl
+
+
+@attrs.frozen
+class WorkflowDecl:
+    """``workflow NAME ["display"] { ... }``."""
+
+    name: Name
+    display: str | None
+    items: tuple[WorkflowItem, ...]
+    span: Span = attrs.field(eq=False, repr=False)
+
+
 Decl = (
     RulesetDecl | SchemaDecl | InputDecl | QueueDecl | CalendarDecl | SlaDecl | EscalationDecl
     | RuleDecl | TestDecl | PermissionDecl | RoleDecl | AccessRuleDecl | ExclusiveDecl
+    | WorkflowDecl
 )  # fmt: skip
 
 

@@ -154,6 +154,14 @@ class _Builder:
             )
         if kind == "exclusive_decl":
             return ast.ExclusiveDecl(tuple(self.name(k) for k in kids), span)
+        if kind == "workflow_decl":
+            name, display, *items = kids
+            return ast.WorkflowDecl(
+                self.name(name),
+                None if display is None else self.string(display),
+                tuple(self.workflow_item(i) for i in items if i is not None),
+                span,
+            )
         raise AssertionError(kind)  # pragma: no cover - the grammar has no other declarations
 
     def field(self, node: Tree[Any]) -> ast.FieldDecl:
@@ -286,25 +294,144 @@ class _Builder:
                 return ast.StopAction(span)
         raise AssertionError(kind)  # pragma: no cover - the grammar has no other actions
 
+    def workflow_item(self, node: Tree[Any]) -> ast.WorkflowItem:
+        kind = str(node.data)
+        kids = _kids(node)
+        span = self.span(node)
+        match kind:
+            case "wf_state":
+                *names, flag = kids
+                return ast.StateDecl(
+                    tuple(self.name(n) for n in names),
+                    None if flag is None else self.name(flag),
+                    span,
+                )
+            case "wf_transition":
+                tokens = [k for k in kids if isinstance(k, Token)]
+                clauses = [k for k in kids if isinstance(k, Tree)]
+                requires: list[ast.Name] = []
+                guards: list[ast.CelText] = []
+                sets: list[tuple[ast.Name, ast.CelText]] = []
+                effects: list[ast.EffectDecl] = []
+                for clause in clauses:
+                    parts = _kids(clause)
+                    if clause.data == "tr_requires":
+                        requires.append(self.name(parts[0]))
+                    elif clause.data == "tr_when":
+                        guards.append(self.cel(parts[0]))
+                    elif clause.data == "tr_set":
+                        sets.append((self.name(parts[0]), self.cel(parts[1])))
+                    else:
+                        effects.extend(self.effect(e) for e in parts)
+                return ast.TransitionDecl(
+                    self.name(tokens[0]),
+                    tuple(self.name(t) for t in tokens[1:-1]),
+                    self.name(tokens[-1]),
+                    tuple(requires),
+                    tuple(guards),
+                    tuple(sets),
+                    tuple(effects),
+                    span,
+                )
+            case "wf_enter" | "wf_exit":
+                state, *effects_ = kids
+                return ast.HookDecl(
+                    kind[3:], self.name(state), tuple(self.effect(e) for e in effects_), span
+                )
+            case "wf_timeout":
+                state, when, target, *rest = kids
+                (value,) = _kids(when)
+                return ast.TimeoutDecl(
+                    self.name(state),
+                    self.duration(value) if when.data == "timer_after" else None,
+                    self.cel(value) if when.data == "timer_at" else None,
+                    None if target is None else self.name(target),
+                    tuple(self.effect(e) for e in rest if e is not None),
+                    span,
+                )
+            case "wf_while":
+                state, policy = kids
+                return ast.WhileDecl(self.name(state), self.name(policy), span)
+        raise AssertionError(kind)  # pragma: no cover - the grammar has no other items
+
+    def effect(self, node: Tree[Any]) -> ast.EffectDecl:
+        name, *args = _kids(node)
+        out: list[ast.EffectArg] = []
+        for arg in args:
+            if arg is None:
+                continue
+            kind, value = _kids(arg)
+            text = self.string(value) if value.type.endswith("STRING") else str(value)
+            out.append(
+                ast.EffectArg(None if kind is None else self.name(kind), text, self.span(arg))
+            )
+        return ast.EffectDecl(self.name(name), tuple(out), self.span(node))
+
+    def moment(self, token: Token) -> tuple[str, Span]:
+        return (self.string(token), self.span(token))
+
     def test(self, node: Tree[Any]) -> ast.TestDecl:
         description, *items = _kids(node)
         givens: list[tuple[ast.Name, ast.CelText]] = []
         at: tuple[str, Span] | None = None
         expects: list[ast.Expectation] = []
+        steps: list[ast.WorkflowStep] = []
+        workflow: ast.Name | None = None
+        misplaced: list[Span] = []
         for item in items:
             kind = str(item.data)
             kids = _kids(item)
             if kind == "given":
                 givens.append((self.name(kids[0]), self.cel(kids[1])))
             elif kind == "at":
-                at = (self.string(kids[0]), self.span(kids[0]))
+                at = self.moment(kids[0])
+            elif kind == "test_workflow":
+                workflow = self.name(kids[0])
+            elif kind == "test_start":
+                when, id_ = kids
+                steps.append(
+                    ast.StartStep(
+                        self.moment(when),
+                        None if id_ is None else self.string(id_),
+                        self.span(item),
+                    )
+                )
+            elif kind == "test_event":
+                event, actor, when, id_, data = kids
+                steps.append(
+                    ast.EventStep(
+                        self.name(event),
+                        self.string(actor),
+                        self.moment(when),
+                        None if id_ is None else self.string(id_),
+                        None if data is None else self.cel(data),
+                        self.span(item),
+                    )
+                )
+            elif kind == "test_advance":
+                steps.append(ast.AdvanceStep(self.moment(kids[0]), self.span(item)))
             else:
-                expects.append(self.expectation(kids[0]))
+                expectation = self.expectation(kids[0])
+                if isinstance(expectation, ast.Expectation):
+                    expects.append(expectation)
+                else:
+                    steps.append(expectation)
+        if workflow is None:
+            misplaced.extend(s.span for s in steps)
+        else:
+            misplaced.extend(e.span for e in expects)
         return ast.TestDecl(
-            self.string(description), tuple(givens), at, tuple(expects), self.span(node)
+            self.string(description),
+            tuple(givens),
+            at,
+            tuple(expects),
+            self.span(node),
+            workflow,
+            tuple(steps),
+            tuple(misplaced),
         )
 
-    def expectation(self, node: Tree[Any]) -> ast.Expectation:
+    def expectation(self, node: Tree[Any]) -> ast.Expectation | ast.WorkflowExpectation:
         kind = str(node.data)[4:]
         kids = [k for k in _kids(node) if k is not None]
         span = self.span(node)
@@ -331,4 +458,22 @@ class _Builder:
                 return ast.ExpectResponse(kind, span)
             case "set":
                 return ast.ExpectSet(self.name(kids[0]), self.cel(kids[1]), span)
+            case "state":
+                return ast.ExpectState(self.name(kids[0]), span)
+            case "accepted":
+                return ast.ExpectAccepted(span)
+            case "refused":
+                return ast.ExpectRefused(self.name(kids[0]), span)
+            case "effect":
+                return ast.ExpectEffect(self.effect(kids[0]), False, span)
+            case "no_effect":
+                return ast.ExpectEffect(self.effect(kids[1]), True, span)
+            case "next_deadline":
+                return ast.ExpectNextDeadline(self.moment(kids[0]), span)
+            case "no_deadline":
+                return ast.ExpectNextDeadline(None, span)
+            case "data":
+                return ast.ExpectData(self.name(kids[0]), self.cel(kids[1]), span)
+            case "version":
+                return ast.ExpectVersion(_int(kids[0]), span)
         raise AssertionError(kind)  # pragma: no cover - the grammar has no other expectations

@@ -7,6 +7,7 @@ nothing downstream sees source syntax again except spans for messages.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
 import attrs
@@ -18,10 +19,36 @@ from socialflow.timing.calendar import Calendar
 from socialflow.timing.escalation import EscalationPolicy
 from socialflow.timing.sla import SlaPolicy
 
-__all__ = ["AccessRule", "CheckedProgram", "CheckedRule", "Schema", "SchemaField"]
+__all__ = [
+    "PRIORITIES",
+    "REFUSAL_REASONS",
+    "AccessRule",
+    "CheckedEffect",
+    "CheckedProgram",
+    "CheckedRule",
+    "CheckedTimeout",
+    "CheckedTransition",
+    "CheckedWhile",
+    "CheckedWorkflow",
+    "Schema",
+    "SchemaField",
+]
 
 #: Priorities in increasing order.
 PRIORITIES = ("low", "normal", "high", "urgent")
+
+#: Why a workflow refuses a step, in the order the checks run (``no_timer_due``:
+#: ``advance`` found nothing to fire).
+REFUSAL_REASONS = (
+    "duplicate_event",
+    "unknown_event",
+    "final_state",
+    "not_allowed_in_state",
+    "permission_denied",
+    "guard_failed",
+    "guard_error",
+    "no_timer_due",
+)
 
 
 @attrs.frozen
@@ -79,6 +106,77 @@ class AccessRule:
 
 
 @attrs.frozen
+class CheckedEffect:
+    """An effect as written: ``notify(queue care)`` -> ``("notify", (("queue", "care"),))``."""
+
+    name: str
+    args: tuple[tuple[str, str] | str, ...] = ()
+
+
+@attrs.frozen
+class CheckedTransition:
+    """``on EVENT from SOURCES to TARGET``; ``index`` is its declaration order."""
+
+    index: int
+    event: str
+    sources: tuple[str, ...]
+    target: str
+    requires: str | None
+    guard: ast.CelText | None
+    sets: tuple[tuple[str, ast.CelText], ...]
+    effects: tuple[CheckedEffect, ...]
+    span: Span = attrs.field(eq=False, repr=False)
+
+
+@attrs.frozen
+class CheckedTimeout:
+    """``timeout STATE after D | at CEL [to TARGET] [emit ...]``; ``order`` breaks
+    ties between timers due at one instant (declaration order)."""
+
+    order: int
+    state: str
+    after: timedelta | None
+    at: ast.CelText | None
+    target: str | None
+    effects: tuple[CheckedEffect, ...]
+    span: Span = attrs.field(eq=False, repr=False)
+
+
+@attrs.frozen
+class CheckedWhile:
+    """``while STATE escalate POLICY``: the policy's steps run as timers in STATE."""
+
+    order: int
+    state: str
+    policy: EscalationPolicy
+    span: Span = attrs.field(eq=False, repr=False)
+
+
+@attrs.frozen
+class CheckedWorkflow:
+    """A workflow ready to compile: states, transitions, hooks and timers."""
+
+    name: str
+    display: str | None
+    #: every state, in declaration order
+    states: tuple[str, ...]
+    initial: str
+    finals: frozenset[str]
+    #: every event, in the order of its first transition
+    events: tuple[str, ...]
+    transitions: tuple[CheckedTransition, ...]
+    enter: Mapping[str, tuple[CheckedEffect, ...]]
+    exit: Mapping[str, tuple[CheckedEffect, ...]]
+    timeouts: tuple[CheckedTimeout, ...]
+    whiles: tuple[CheckedWhile, ...]
+    #: the instance data the ``set`` clauses write, as (name, CEL type text)
+    data_fields: tuple[tuple[str, str], ...]
+    #: CEL declarations of guards, ``set`` values and timer instants
+    declarations: Mapping[str, Any] = attrs.field(eq=False, repr=False)
+    span: Span | None = attrs.field(default=None, eq=False, repr=False)
+
+
+@attrs.frozen
 class CheckedProgram:
     """Everything the engines need, resolved and validated."""
 
@@ -104,3 +202,5 @@ class CheckedProgram:
     access_rules: tuple[AccessRule, ...] = ()
     #: separation-of-duties sets (``exclusive a, b``)
     exclusives: tuple[tuple[str, ...], ...] = ()
+    #: workflows by name, in declaration order
+    workflows: Mapping[str, CheckedWorkflow] = attrs.field(factory=dict)

@@ -24,8 +24,9 @@ from socialflow.dsl.check.declarations import check_header, check_input, collect
 from socialflow.dsl.check.lints import lint_rules, lint_unused
 from socialflow.dsl.check.rules import check_rules
 from socialflow.dsl.check.schemas import check_schemas
-from socialflow.dsl.check.tests import check_tests
+from socialflow.dsl.check.tests import check_tests, check_workflow_tests
 from socialflow.dsl.check.timing import check_calendars, check_escalations, check_slas
+from socialflow.dsl.check.workflows import analyse_workflows, check_workflows
 from socialflow.dsl.program import CheckedProgram
 from socialflow.errors import CheckError, Diagnostic, Severity
 
@@ -45,8 +46,11 @@ PASSES: Final[tuple[Pass, ...]] = (
     check_rules,
     lint_rules,
     check_tests,
-    lint_unused,
     check_access,
+    check_workflows,
+    analyse_workflows,
+    check_workflow_tests,
+    lint_unused,
 )
 
 
@@ -98,4 +102,5 @@ def _program(ctx: Context, warnings: tuple[Diagnostic, ...]) -> CheckedProgram:
         roles=ctx.roles,
         access_rules=ctx.access_rules,
         exclusives=ctx.exclusives,
+        workflows=ctx.workflows,
     )

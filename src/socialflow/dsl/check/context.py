@@ -15,7 +15,7 @@ from socialflow._suggest import did_you_mean
 from socialflow.cel.checker import check as check_cel
 from socialflow.cel.types import ObjectType
 from socialflow.dsl import ast
-from socialflow.dsl.program import AccessRule, CheckedRule, Schema
+from socialflow.dsl.program import AccessRule, CheckedRule, CheckedWorkflow, Schema
 from socialflow.errors import CheckError, Diagnostic, Severity
 from socialflow.source import Span
 from socialflow.timing.calendar import Calendar
@@ -60,6 +60,8 @@ class Context:
         self.roles: dict[str, frozenset[str]] = {}
         self.access_rules: tuple[AccessRule, ...] = ()
         self.exclusives: tuple[tuple[str, ...], ...] = ()
+        self.workflow_decls: dict[str, ast.WorkflowDecl] = {}
+        self.workflows: dict[str, CheckedWorkflow] = {}
 
     # -- declarations ----------------------------------------------------------------------
     def of(self, kind: type[D]) -> list[D]:

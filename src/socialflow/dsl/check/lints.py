@@ -15,7 +15,7 @@ from socialflow.dsl.program import CheckedRule
 from socialflow.errors import EvalError
 from socialflow.source import Span
 
-__all__ = ["lint_rules", "lint_unused"]
+__all__ = ["constant_value", "lint_rules", "lint_unused"]
 
 _CONSTANT_LIMITS: Final = Limits(
     max_iterations=10_000, max_string_length=100_000, max_collection_size=10_000
@@ -40,7 +40,7 @@ def lint_rules(ctx: Context) -> None:
                 ),
             )
             continue
-        constant = _constant(rule.condition)
+        constant = constant_value(rule.condition)
         if constant is False:
             ctx.warning(
                 "constant_condition",
@@ -87,7 +87,7 @@ def lint_unused(ctx: Context) -> None:
             ctx.warning("unused_declaration", f"{kind} `{name}` is never used", decl.name.span)
 
 
-def _constant(condition: ast.CelText | None) -> bool | None:
+def constant_value(condition: ast.CelText | None) -> bool | None:
     """True/False when the condition does not depend on its input, else None.
 
     An expression that names no variable is evaluated once here (CEL is pure);

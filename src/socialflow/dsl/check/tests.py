@@ -3,19 +3,104 @@ declared queues, SLAs, escalations and rules."""
 
 from __future__ import annotations
 
-from typing import assert_never
+from typing import Final, assert_never
 
+from socialflow._suggest import did_you_mean
 from socialflow.dsl import ast
 from socialflow.dsl.check.context import Context
 from socialflow.dsl.check.rules import check_priority
+from socialflow.dsl.program import REFUSAL_REASONS
 
-__all__ = ["check_tests"]
+__all__ = ["check_tests", "check_workflow_tests"]
+
+#: What ``given`` may bind in a workflow test.
+_WORKFLOW_GIVENS: Final = ("subject", "data", "access")
 
 
 def check_tests(ctx: Context) -> None:
+    """Triage tests (the blocks without ``workflow``)."""
     ctx.tests = ctx.of(ast.TestDecl)
     for test in ctx.tests:
-        _test(ctx, test)
+        for span in test.misplaced:
+            ctx.error(
+                "misplaced_expectation",
+                "this belongs in a workflow test"
+                if test.workflow is None
+                else "this expectation is about triage, not a workflow",
+                span,
+                "add `workflow NAME` to the test"
+                if test.workflow is None
+                else "put it in a test block without `workflow`",
+            )
+        if test.workflow is None:
+            _test(ctx, test)
+
+
+def check_workflow_tests(ctx: Context) -> None:
+    """Workflow tests: the workflow, its events and states, givens and reasons."""
+    for test in ctx.tests:
+        if test.workflow is not None:
+            _workflow_test(ctx, test, test.workflow)
+
+
+def _workflow_test(ctx: Context, test: ast.TestDecl, name: ast.Name) -> None:
+    if not ctx.resolve("workflow", name, ctx.workflow_decls, "undeclared_workflow"):
+        return
+    workflow = ctx.workflows.get(name.text)
+    for given, value in test.givens:
+        if given.text not in _WORKFLOW_GIVENS:
+            ctx.error(
+                "undeclared_input",
+                f"a workflow test cannot give `{given.text}`",
+                given.span,
+                "give `subject`, `data` or `access` (records: nodes, grants, principals)",
+            )
+        ctx.cel(value, {"now": "timestamp"}, want_bool=False)
+    if not test.steps or not isinstance(test.steps[0], ast.StartStep):
+        ctx.error(
+            "invalid_test",
+            'a workflow test begins with `start at "..."`',
+            test.steps[0].span if test.steps else test.span,
+        )
+    if workflow is None:  # it did not check; its own errors are reported
+        return
+    for step in test.steps:
+        match step:
+            case ast.StartStep() | ast.AdvanceStep() | ast.ExpectAccepted() | ast.ExpectVersion():
+                pass
+            case ast.EventStep(event=event, data=data):
+                if event.text not in workflow.events:
+                    ctx.error(
+                        "undeclared_event",
+                        f"`{event.text}` is not an event of workflow `{workflow.name}`",
+                        event.span,
+                        did_you_mean(event.text, workflow.events),
+                    )
+                if data is not None:
+                    ctx.cel(data, {"now": "timestamp"}, want_bool=False)
+            case ast.ExpectState(state=state):
+                if state.text not in workflow.states:
+                    ctx.error(
+                        "undeclared_state",
+                        f"undeclared state `{state.text}` in workflow `{workflow.name}`",
+                        state.span,
+                        did_you_mean(state.text, workflow.states),
+                    )
+            case ast.ExpectRefused(reason=reason):
+                if reason.text not in REFUSAL_REASONS:
+                    ctx.error(
+                        "unknown_reason",
+                        f"`{reason.text}` is not a refusal reason",
+                        reason.span,
+                        did_you_mean(reason.text, REFUSAL_REASONS)
+                        or f"reasons are {', '.join(REFUSAL_REASONS)}",
+                    )
+            case ast.ExpectData(value=value):
+                ctx.cel(value, {"now": "timestamp"}, want_bool=False)
+            case ast.ExpectEffect() | ast.ExpectNextDeadline():
+                pass
+            case _:
+                assert_never(step)
 
 
 def _test(ctx: Context, test: ast.TestDecl) -> None:
