@@ -457,6 +457,8 @@ class EffectArg:
     kind: Name | None
     value: str
     span: Span = attrs.field(eq=False, repr=False)
+    #: written as a string (`role "pr_director"`): a free label, never resolved
+    quoted: bool = False
 
 
 @attrs.frozen

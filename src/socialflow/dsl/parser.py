@@ -361,9 +361,12 @@ class _Builder:
             if arg is None:
                 continue
             kind, value = _kids(arg)
-            text = self.string(value) if value.type.endswith("STRING") else str(value)
+            quoted = value.type.endswith("STRING")
+            text = self.string(value) if quoted else str(value)
             out.append(
-                ast.EffectArg(None if kind is None else self.name(kind), text, self.span(arg))
+                ast.EffectArg(
+                    None if kind is None else self.name(kind), text, self.span(arg), quoted
+                )
             )
         return ast.EffectDecl(self.name(name), tuple(out), self.span(node))
 

@@ -1,8 +1,10 @@
 """Run the ``test`` blocks of a bundle (``socialflow test``).
 
-Each block builds its input from ``given`` CEL values, triages it at the
+A triage block builds its input from ``given`` CEL values, triages it at the
 ``at`` time (default: the message's ``received_at``), and checks every
-``expect``.  Results are data; the CLI renders them pytest-style.
+``expect``; a workflow block (``workflow NAME``) runs its steps
+(:mod:`socialflow.testing.workflows`).  Results are data; the CLI renders them
+pytest-style.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from socialflow.cel.stdlib import equals
 from socialflow.cel.values import parse_timestamp
 from socialflow.dsl import ast
 from socialflow.errors import EvalError, InputError, SocialflowError
+from socialflow.testing.workflows import run_workflow_test
 from socialflow.triage.decision import Decision
 
 if TYPE_CHECKING:
@@ -46,6 +49,9 @@ def run_tests(bundle: Bundle) -> tuple[TestResult, ...]:
 
 def _run(bundle: Bundle, test: ast.TestDecl) -> TestResult:
     location = test.span.location()
+    if test.workflow is not None:
+        problems = run_workflow_test(bundle, test)
+        return TestResult(test.description, location, not problems, tuple(problems))
     failures: list[str] = []
     now: datetime | None = None
     if test.at is not None:

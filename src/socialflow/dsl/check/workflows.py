@@ -31,7 +31,8 @@ from socialflow.source import Span
 
 __all__ = ["analyse_workflows", "check_workflows"]
 
-#: Effect argument kinds that name a declaration, and what they resolve against.
+#: Effect argument kinds that name a declaration (when written as a name, not a
+#: string: `role hub_editor` is the access role, `role "pr_director"` a label).
 _ARG_KINDS: Final = ("queue", "role", "escalation")
 
 
@@ -220,7 +221,7 @@ def _effects(ctx: Context, effects: tuple[ast.EffectDecl, ...]) -> tuple[Checked
                 args.append(arg.value)
                 continue
             kind = arg.kind.text
-            if kind in _ARG_KINDS:
+            if kind in _ARG_KINDS and not arg.quoted:
                 _resolve_arg(ctx, kind, arg)
             args.append((kind, arg.value))
         out.append(CheckedEffect(effect.name.text, tuple(args)))
