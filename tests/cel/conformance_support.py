@@ -23,12 +23,17 @@ NON_CORE = frozenset(
 )
 HERE = Path(__file__).resolve().parent
 EXPECTED_FAILURES_FILE = HERE / "conformance_expected_failures.txt"
+#: The JSON files vendored from google/cel-spec (see ``LICENSE-NOTICE.md`` there).
+VENDORED_DATA = HERE / "conformance_data"
 
 
 def data_dir() -> Path | None:
-    """``$SOCIALFLOW_CEL_CONFORMANCE`` or ``../shared/cel-conformance`` beside the repo."""
+    """The vendored ``conformance_data/``, else ``$SOCIALFLOW_CEL_CONFORMANCE``, else
+    ``../shared/cel-conformance`` beside the repo."""
+    candidates = [VENDORED_DATA]
     env = os.environ.get("SOCIALFLOW_CEL_CONFORMANCE")
-    candidates = [Path(env)] if env else []
+    if env:
+        candidates.append(Path(env))
     candidates.append(HERE.parents[2] / "shared" / "cel-conformance")
     for path in candidates:
         if (path / "index.json").is_file():

@@ -1200,6 +1200,7 @@ def test_well_typed_expressions_check_and_evaluate_to_their_type(case: tuple[str
 # -- the official conformance suite ---------------------------------------------------------
 
 _CONFORMANCE_DIRS = [
+    Path(__file__).resolve().parent / "conformance_data",  # vendored from google/cel-spec
     Path(__file__).resolve().parents[2] / "cel-conformance",
     Path(__file__).resolve().parents[1] / "conformance" / "data",
     Path(__file__).resolve().parents[3] / "shared" / "cel-conformance",

@@ -1,5 +1,5 @@
-"""The official CEL conformance tests (JSON in ../shared/cel-conformance or
-$SOCIALFLOW_CEL_CONFORMANCE), run against both backends.
+"""The official CEL conformance tests (JSON vendored in ``conformance_data/``; see
+``conformance_support.data_dir`` for the fallbacks), run against both backends.
 
 Every test not listed in ``conformance_expected_failures.txt`` must pass;
 a listed one must fail (strict: the suite fails when it starts passing, so the

@@ -34,18 +34,24 @@ from typing import Any, Final, assert_never
 import attrs
 
 from socialflow.cel import ast
-from socialflow.cel.stdlib import FUNCTIONS, GLOBAL_ONLY, RECEIVER_ONLY
+from socialflow.cel.functions import (
+    FUNCTIONS,
+    GLOBAL_ONLY,
+    OPERATORS,
+    RECEIVER_ONLY,
+    Overload,
+    signature_text,
+)
+from socialflow.cel.functions import SIGNATURES as _SIGNATURES
 from socialflow.cel.types import (
     BOOL,
     BYTES,
     DOUBLE,
-    DURATION,
     DYN,
     ERROR,
     INT,
     NULL,
     STRING,
-    TIMESTAMP,
     TYPE,
     UINT,
     CelType,
@@ -70,137 +76,14 @@ from socialflow.source import Span
 __all__ = ["SIGNATURES", "CheckedExpr", "Overload", "check", "check_expr", "format_checked"]
 
 
-# -- the overload table -------------------------------------------------------------------
+#: Function or operator name -> its signatures (derived from the registry in
+#: :mod:`socialflow.cel.functions`, re-exported here with :class:`Overload`).
+#: The operators ``_==_``, ``_!=_``, ``@in`` and ``_?_:_`` are listed for
+#: reference; the checker applies CEL's heterogeneous equality to them directly.
+SIGNATURES: Final[Mapping[str, tuple[Overload, ...]]] = _SIGNATURES
 
-
-@attrs.frozen(slots=True)
-class Overload:
-    """One signature of a function: parameter types (the receiver first for a
-    method call) and the result type; :class:`~socialflow.cel.types.TypeParam`
-    terms are bound per call."""
-
-    function: str
-    params: tuple[CelType, ...]
-    result: CelType
-
-    def __str__(self) -> str:
-        return f"{_signature_text(self.function, self.params)} -> {format_type(self.result)}"
-
-
-_A: Final = TypeParam("A")
-_K: Final = TypeParam("K")
-_V: Final = TypeParam("V")
 _NUMBERS: Final = (INT, UINT, DOUBLE)
-_ORDERED: Final = (*_NUMBERS, BOOL, STRING, BYTES, TIMESTAMP, DURATION)
-_TIME_ACCESSORS: Final = (
-    "getFullYear",
-    "getMonth",
-    "getDate",
-    "getDayOfMonth",
-    "getDayOfWeek",
-    "getDayOfYear",
-)
-_CLOCK_ACCESSORS: Final = ("getHours", "getMinutes", "getSeconds", "getMilliseconds")
-_LIST_STRING: Final = ListType(STRING)
 _KEY_TYPES: Final = (INT, UINT, BOOL, STRING)
-
-
-def _table() -> dict[str, tuple[Overload, ...]]:
-    table: dict[str, list[Overload]] = {}
-
-    def add(function: str, *params: CelType, result: CelType) -> None:
-        table.setdefault(function, []).append(Overload(function, params, result))
-
-    t: CelType
-
-    add("!_", BOOL, result=BOOL)
-    add("-_", INT, result=INT)
-    add("-_", DOUBLE, result=DOUBLE)
-    add("_&&_", BOOL, BOOL, result=BOOL)
-    add("_||_", BOOL, BOOL, result=BOOL)
-    add("_?_:_", BOOL, _A, _A, result=_A)
-    add("_==_", _A, _A, result=BOOL)
-    add("_!=_", _A, _A, result=BOOL)
-    for op in ("_<_", "_<=_", "_>_", "_>=_"):
-        for t in _ORDERED:
-            add(op, t, t, result=BOOL)
-        for a in _NUMBERS:  # heterogeneous numeric ordering, as CEL allows
-            for b in _NUMBERS:
-                if a != b:
-                    add(op, a, b, result=BOOL)
-    for t in (*_NUMBERS, STRING, BYTES):
-        add("_+_", t, t, result=t)
-    add("_+_", ListType(_A), ListType(_A), result=ListType(_A))
-    add("_+_", TIMESTAMP, DURATION, result=TIMESTAMP)
-    add("_+_", DURATION, TIMESTAMP, result=TIMESTAMP)
-    add("_+_", DURATION, DURATION, result=DURATION)
-    for t in _NUMBERS:
-        add("_-_", t, t, result=t)
-    add("_-_", TIMESTAMP, TIMESTAMP, result=DURATION)
-    add("_-_", TIMESTAMP, DURATION, result=TIMESTAMP)
-    add("_-_", DURATION, DURATION, result=DURATION)
-    for op in ("_*_", "_/_"):
-        for t in _NUMBERS:
-            add(op, t, t, result=t)
-    add("_%_", INT, INT, result=INT)
-    add("_%_", UINT, UINT, result=UINT)
-    add("@in", _A, ListType(_A), result=BOOL)
-    add("@in", _K, MapType(_K, _V), result=BOOL)
-    add("_[_]", ListType(_A), INT, result=_A)
-    add("_[_]", ListType(_A), UINT, result=_A)
-    add("_[_]", MapType(_K, _V), _K, result=_V)
-    for t in (STRING, BYTES, ListType(_A), MapType(_K, _V)):
-        add("size", t, result=INT)
-    for name in ("contains", "startsWith", "endsWith", "matches"):
-        add(name, STRING, STRING, result=BOOL)
-    # conversions
-    for t in (INT, UINT, DOUBLE, STRING, TIMESTAMP):
-        add("int", t, result=INT)
-    for t in (INT, UINT, DOUBLE, STRING):
-        add("uint", t, result=UINT)
-    for t in (DOUBLE, INT, UINT, STRING):
-        add("double", t, result=DOUBLE)
-    for t in (STRING, BOOL, INT, UINT, DOUBLE, BYTES, TIMESTAMP, DURATION, TYPE):
-        add("string", t, result=STRING)
-    for t in (BYTES, STRING):
-        add("bytes", t, result=BYTES)
-    for t in (BOOL, STRING):
-        add("bool", t, result=BOOL)
-    for t in (TIMESTAMP, STRING, INT):
-        add("timestamp", t, result=TIMESTAMP)
-    for t in (DURATION, STRING, INT):
-        add("duration", t, result=DURATION)
-    add("type", _A, result=TypeType(_A))
-    add("dyn", _A, result=DYN)
-    # timestamp and duration accessors, with an optional time zone
-    for name in (*_TIME_ACCESSORS, *_CLOCK_ACCESSORS):
-        add(name, TIMESTAMP, result=INT)
-        add(name, TIMESTAMP, STRING, result=INT)
-    for name in _CLOCK_ACCESSORS:
-        add(name, DURATION, result=INT)
-    # extension functions (socialflow.cel.ext)
-    for name in ("lowerAscii", "upperAscii", "trim"):
-        add(name, STRING, result=STRING)
-    for name in ("containsAny", "containsAll", "containsAnyWord", "startsWithAny", "endsWithAny"):
-        add(name, STRING, _LIST_STRING, result=BOOL)
-    add("containsWord", STRING, STRING, result=BOOL)
-    add("replace", STRING, STRING, STRING, result=STRING)
-    add("replace", STRING, STRING, STRING, INT, result=STRING)
-    add("split", STRING, STRING, result=_LIST_STRING)
-    add("split", STRING, STRING, INT, result=_LIST_STRING)
-    add("join", _LIST_STRING, result=STRING)
-    add("join", _LIST_STRING, STRING, result=STRING)
-    add("indexOf", STRING, STRING, result=INT)
-    add("indexOf", STRING, STRING, INT, result=INT)
-    add("substring", STRING, INT, result=STRING)
-    add("substring", STRING, INT, INT, result=STRING)
-    return {name: tuple(overloads) for name, overloads in table.items()}
-
-
-#: Function or operator name -> its signatures.  The operators ``_==_``,
-#: ``_!=_``, ``@in``, ``_[_]`` and ``_?_:_`` are listed for reference; the
-#: checker applies CEL's heterogeneous numeric equality to them directly.
-SIGNATURES: Final[Mapping[str, tuple[Overload, ...]]] = _table()
 
 #: Macro name -> how to call it (for calls that look like a macro but do not fit it).
 _MACRO_USAGE: Final = {
@@ -239,18 +122,10 @@ _BINARY_TEXT: Final = {
     "_||_": "||",
     "@in": "in",
 }
-_OPERATORS: Final = frozenset({*_BINARY_TEXT, "!_", "-_", "_?_:_", "_[_]"})
-
-
-def _signature_text(function: str, params: tuple[CelType, ...]) -> str:
-    shown = [format_type(p) for p in params]
-    if function in RECEIVER_ONLY and shown:
-        return f"{shown[0]}.{function}({', '.join(shown[1:])})"
-    return f"{function}({', '.join(shown)})"
 
 
 def _function_names() -> tuple[str, ...]:
-    names = {n for n in (*SIGNATURES, *FUNCTIONS) if n not in _OPERATORS}
+    names = {n for n in (*SIGNATURES, *FUNCTIONS) if n not in OPERATORS}
     return tuple(sorted(names))
 
 
@@ -731,8 +606,8 @@ class _Checker:
         overloads: tuple[Overload, ...] = (),
     ) -> CelType:
         help_text = None
-        if overloads and name not in _OPERATORS and len(overloads) <= 4:
-            shown = [f"`{_signature_text(name, o.params)}`" for o in overloads]
+        if overloads and name not in OPERATORS and len(overloads) <= 4:
+            shown = [f"`{signature_text(name, o.params)}`" for o in overloads]
             help_text = (
                 f"expected {shown[0]}"
                 if len(shown) == 1

@@ -3,11 +3,13 @@
 The compiler generates the source of one Python function per expression, in
 three-address form (every sub-expression lands in a local), with inline fast
 paths for the common exact-type cases (``type(x) is float``) and calls into
-:mod:`socialflow.cel.stdlib` for everything else, so it has the same semantics
-as the reference interpreter.  Safety: the generated code is built only from
-the AST; literals are emitted with ``repr`` or passed as bound constants, CEL
-names never become Python identifiers (locals are ``_t1``, ``_v2``...), and
-field names appear only as string literals.
+the registered implementations (:mod:`socialflow.cel.functions`) and the
+shared run-time helpers (:mod:`socialflow.cel.runtime`) for everything else,
+so it has the same semantics as the reference interpreter.  Safety: the
+generated code is built only from the AST; literals are emitted with ``repr``
+or passed as bound constants, CEL names never become Python identifiers
+(locals are ``_t1``, ``_v2``...), and field names appear only as string
+literals.
 
 ``&&``/``||`` chains are flattened; each operand is evaluated inside its own
 ``try`` so errors are absorbed as CEL specifies.  Deeply nested expressions
@@ -18,17 +20,19 @@ is located afterwards through a generated-line -> span table.
 
 from __future__ import annotations
 
+import hashlib
+import linecache
 import math
 from collections.abc import Callable, Mapping
 from types import CodeType, TracebackType
 from typing import Any, Final
 
-from socialflow.cel import ast, ext, stdlib
-from socialflow.cel.interpreter import iterate, qualified_names, resolve_name, resolve_qualified
+from socialflow.cel import ast, ext, runtime, stdlib
+from socialflow.cel.functions import FUNCTIONS, GLOBAL_ONLY, RECEIVER_ONLY
 from socialflow.cel.limits import Limits
 from socialflow.cel.re2 import compile_regex
-from socialflow.cel.stdlib import FUNCTIONS, GLOBAL_ONLY, RECEIVER_ONLY
-from socialflow.cel.values import INT_MAX, INT_MIN, no_overload, type_name
+from socialflow.cel.runtime import SizeChecker, qualified_names, resolve_qualified
+from socialflow.cel.values import INT_MAX, INT_MIN, no_overload
 from socialflow.errors import EvalError, LimitExceededError, SourceLimitError, UsageError
 from socialflow.source import Span
 
@@ -46,81 +50,7 @@ _ARITH_OPS: Final = {"_+_": "+", "_-_": "-", "_*_": "*"}
 _GROWING: Final = frozenset({"_+_", "replace", "join", "split", "string", "bytes"})
 
 
-def _resolve(name: str, act: Mapping[str, Any]) -> Any:
-    return resolve_name(name, act)
-
-
-def _raise(error: EvalError) -> Any:
-    raise EvalError(error.kind, error.message)
-
-
-def _overflow() -> Any:
-    raise EvalError("overflow", "integer overflow")
-
-
-def _logic_end(function: str, *values: Any) -> Any:
-    for value in values:
-        if isinstance(value, EvalError):
-            raise value
-    for value in values:
-        if value is not True and value is not False:
-            no_overload(function, value)
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
-def _pred_error(kind: str, value: Any) -> EvalError:
-    if isinstance(value, EvalError):
-        return value
-    return EvalError(
-        "no_matching_overload", f"`{kind}` predicate must be a bool, not {type_name(value)}"
-    )
-
-
-def _range1(kind: str, rng: Any) -> Any:
-    if isinstance(rng, (list, tuple)):
-        return rng
-    if isinstance(rng, Mapping):
-        return list(rng)
-    no_overload(kind, rng)
-
-
-def _range2(kind: str, rng: Any) -> Any:
-    return list(iterate(kind, True, rng))
-
-
-def _filter_error(kind: str, value: Any) -> Any:
-    no_overload(kind, value)
-
-
-def _iteration_limit(limit: int) -> Any:
-    raise LimitExceededError("iteration_limit", f"comprehensions ran more than {limit} iterations")
-
-
-class _SizeChecker:
-    """Bound to one program's limits; checks values that can grow."""
-
-    __slots__ = ("limits",)
-
-    def __init__(self, limits: Limits) -> None:
-        self.limits = limits
-
-    def __call__(self, value: Any) -> Any:
-        if isinstance(value, (str, bytes)):
-            if len(value) > self.limits.max_string_length:
-                raise LimitExceededError(
-                    "size_limit",
-                    f"value of {len(value)} characters exceeds the limit of "
-                    f"{self.limits.max_string_length}",
-                )
-        elif isinstance(value, (list, dict)) and len(value) > self.limits.max_collection_size:
-            raise LimitExceededError(
-                "size_limit",
-                f"collection of {len(value)} elements exceeds the limit of "
-                f"{self.limits.max_collection_size}",
-            )
-        return value
-
-
+#: Generated code's global names -> what they are bound to.
 _HELPERS: Final[dict[str, Any]] = {
     "_EvalError": EvalError,
     "_KeyError": KeyError,
@@ -128,15 +58,15 @@ _HELPERS: Final[dict[str, Any]] = {
     "_LimitError": LimitExceededError,
     "_M": _MISSING,
     "_ONCE": (None,),
-    "_resolve": _resolve,
-    "_raise": _raise,
-    "_overflow": _overflow,
-    "_logic_end": _logic_end,
-    "_pred_error": _pred_error,
-    "_range1": _range1,
-    "_range2": _range2,
-    "_filter_error": _filter_error,
-    "_iteration_limit": _iteration_limit,
+    "_resolve": runtime.resolve_name,
+    "_raise": runtime.raise_error,
+    "_overflow": runtime.overflow,
+    "_logic_end": runtime.logic_end,
+    "_pred_error": runtime.predicate_error,
+    "_range1": runtime.range1,
+    "_range2": runtime.range2,
+    "_filter_error": runtime.filter_error,
+    "_iteration_limit": runtime.iteration_limit,
     "_noov": no_overload,
     "_select": stdlib.select,
     "_has": stdlib.has_field,
@@ -428,7 +358,7 @@ class _Gen:
         impl = self.const(fn)
         call = f"{impl}({', '.join(args)})"
         if function in _GROWING:
-            call = f"{self.const(_SizeChecker(self.limits))}({call})"
+            call = f"{self.const(SizeChecker(self.limits))}({call})"
         self.emit(f"{t} = {call}", span)
         return t
 
@@ -571,7 +501,7 @@ class _Gen:
         self.emit(f"elif type({a}) is _float and type({b}) is _float: {t} = {a} {op} {b}", span)
         slow = f"{self.const(FUNCTIONS[function])}({a}, {b})"
         if function in _GROWING:
-            slow = f"{self.const(_SizeChecker(self.limits))}({slow})"
+            slow = f"{self.const(SizeChecker(self.limits))}({slow})"
         self.emit(f"else: {t} = {slow}", span)
         return t
 
@@ -691,7 +621,8 @@ class _Gen:
                     spans[len(lines)] = span
             if fn is main:
                 lines.append("    except BaseException as _e:")
-                lines.append("        raise _on_error(_e, act) from None")
+                lines.append("        _err, _cause = _on_error(_e, act)")
+                lines.append("        raise _err from _cause")
         bound = (
             set(self.consts)
             | self.helpers
@@ -754,36 +685,56 @@ def _number_literal(node: ast.Expr) -> float | None:
 
 
 def compile_ast(tree: ast.Expr, limits: Limits, name: str) -> Callable[..., Any]:
-    """Compile ``tree`` into a function ``evaluate(activation=None) -> value``."""
+    """Compile ``tree`` into a function ``evaluate(activation=None) -> value``.
+
+    The generated source is registered in :mod:`linecache` under the file name
+    it is compiled with (see :func:`_filename`), so tracebacks and ``pdb`` show
+    the generated lines; ``evaluate.__socialflow_source__`` holds it too.
+    """
     gen = _Gen(limits, name)
     try:
         source, namespace, spans = gen.build(tree)
-        code = compile(source, f"<socialflow cel {name}>", "exec")
+        filename = _filename(name, source)
+        code = compile(source, filename, "exec")
     except (RecursionError, MemoryError):
         raise SourceLimitError(
             "nesting_too_deep", "expression is too deeply nested to compile", tree.span
         ) from None
     codes = frozenset(_code_objects(code))
 
-    def on_error(error: BaseException, activation: Any) -> BaseException:
+    def on_error(
+        error: BaseException, activation: Any
+    ) -> tuple[BaseException, BaseException | None]:
+        """What to raise instead of ``error``, and its ``__cause__``."""
         if isinstance(error, EvalError):
             if error.span is None:
-                return error.with_span(_locate(error.__traceback__, codes, spans))
-            return error
+                return error.with_span(_locate(error.__traceback__, codes, spans)), None
+            return error, None
         if isinstance(error, (KeyboardInterrupt, SystemExit, GeneratorExit)):
-            return error
+            return error, None
         if not isinstance(activation, Mapping):
-            return UsageError("the activation must be a mapping of variable names to values")
+            return UsageError("the activation must be a mapping of variable names to values"), None
         if isinstance(error, RecursionError):
-            return LimitExceededError("nesting_too_deep", "value nested too deeply")
-        # Last resort: never leak a bare Python exception from evaluation.
-        return EvalError("internal_error", f"unexpected failure: {type(error).__name__}: {error}")
+            return LimitExceededError("nesting_too_deep", "value nested too deeply"), None
+        # Last resort: never leak a bare Python exception from evaluation, but keep
+        # it as the cause so the traceback shows where it came from.
+        message = f"unexpected failure: {type(error).__name__}: {error}"
+        return EvalError("internal_error", message), error
 
     namespace["_on_error"] = on_error
+    # As attrs does for the methods it generates (attr/_make.py).
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     exec(code, namespace)
     evaluate: Callable[..., Any] = namespace["_sf_eval"]
     evaluate.__socialflow_source__ = source  # type: ignore[attr-defined]  # debugging aid
     return evaluate
+
+
+def _filename(name: str, source: str) -> str:
+    """The file name generated code is compiled under: the program's name and a
+    digest of the source, so it is stable across runs and distinct per program."""
+    digest = hashlib.sha1(source.encode("utf-8"), usedforsecurity=False).hexdigest()[:12]
+    return f"<socialflow cel {name} {digest}>"
 
 
 def _code_objects(code: CodeType) -> list[CodeType]:

@@ -6,18 +6,19 @@ Beyond the functions the issue names (``lowerAscii``, ``upperAscii``, ``trim``,
 words), ``startsWithAny``/``endsWithAny`` (handles, URL prefixes), and the
 string-shaping functions cel-go's strings extension has, with the same names:
 ``replace``, ``split``, ``join``, ``indexOf``, ``substring``.  Indexes count
-Unicode code points, as ``size`` does.
+Unicode code points, as ``size`` does.  Their signatures are declared in
+:mod:`socialflow.cel.functions`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, Final
 
-from socialflow.cel.values import no_overload, type_name, with_arity
+from socialflow.cel.values import no_overload, type_name
 from socialflow.errors import EvalError
 
-__all__ = ["FUNCTIONS", "RECEIVER_ONLY", "contains_word"]
+__all__ = ["contains_word"]
 
 _ASCII_LOWER: Final = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 _ASCII_UPPER: Final = str.maketrans("abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
@@ -184,21 +185,18 @@ def substring(s: Any, start: Any, end: Any = None) -> str:
     return text[begin:stop]
 
 
-FUNCTIONS: Final[dict[str, Callable[..., Any]]] = {
-    "lowerAscii": with_arity("lowerAscii", lower_ascii, 1),
-    "upperAscii": with_arity("upperAscii", upper_ascii, 1),
-    "trim": with_arity("trim", trim, 1),
-    "containsAny": with_arity("containsAny", contains_any, 2),
-    "containsAll": with_arity("containsAll", contains_all, 2),
-    "containsWord": with_arity("containsWord", contains_word_fn, 2),
-    "containsAnyWord": with_arity("containsAnyWord", contains_any_word, 2),
-    "startsWithAny": with_arity("startsWithAny", starts_with_any, 2),
-    "endsWithAny": with_arity("endsWithAny", ends_with_any, 2),
-    "replace": with_arity("replace", replace, 3, 4),
-    "split": with_arity("split", split, 2, 3),
-    "join": with_arity("join", join, 1, 2),
-    "indexOf": with_arity("indexOf", index_of, 2, 3),
-    "substring": with_arity("substring", substring, 2, 3),
-}
+def __getattr__(name: str) -> Any:
+    """``FUNCTIONS`` and ``RECEIVER_ONLY`` (these extensions only) are derived from
+    the registry in :mod:`socialflow.cel.functions` (which imports this module,
+    hence the lazy lookup); they stay importable from here."""
+    if name == "FUNCTIONS":
+        from socialflow.cel import functions
 
-RECEIVER_ONLY: Final = frozenset(FUNCTIONS)
+        return {f.name: functions.FUNCTIONS[f.name] for f in functions.EXTENSIONS}
+    if name == "RECEIVER_ONLY":
+        from socialflow.cel import functions
+
+        return frozenset(
+            f.name for f in functions.EXTENSIONS if f.style is functions.Style.RECEIVER
+        )
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -12,22 +12,23 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from socialflow.cel import ast
+from socialflow.cel.functions import FUNCTIONS, GLOBAL_ONLY, RECEIVER_ONLY
 from socialflow.cel.limits import Limits
-from socialflow.cel.stdlib import (
-    FUNCTIONS,
-    GLOBAL_ONLY,
-    RECEIVER_ONLY,
-    has_field,
-    index,
-    make_map,
-    select,
+from socialflow.cel.runtime import (
+    check_size,
+    iterate,
+    iteration_limit,
+    qualified_names,
+    resolve_name,
+    resolve_qualified,
 )
-from socialflow.cel.values import TYPE_NAMES, no_overload
+from socialflow.cel.stdlib import has_field, index, make_map, select
+from socialflow.cel.values import no_overload
 from socialflow.errors import EvalError, LimitExceededError
 
-__all__ = ["evaluate"]
-
-_MISSING = object()
+# resolve_name, qualified_names, resolve_qualified and iterate moved to
+# socialflow.cel.runtime; they stay importable from here.
+__all__ = ["evaluate", "iterate", "qualified_names", "resolve_name", "resolve_qualified"]
 
 
 class _Context:
@@ -41,10 +42,7 @@ class _Context:
     def tick(self) -> None:
         self.iterations += 1
         if self.iterations > self.limits.max_iterations:
-            raise LimitExceededError(
-                "iteration_limit",
-                f"comprehensions ran more than {self.limits.max_iterations} iterations",
-            )
+            iteration_limit(self.limits.max_iterations)
 
 
 def evaluate(expr: ast.Expr, activation: Mapping[str, Any], limits: Limits) -> Any:
@@ -59,52 +57,6 @@ def _eval(node: ast.Expr, ctx: _Context, scope: dict[str, Any]) -> Any:
         if e.span is None:
             raise e.with_span(node.span) from None
         raise
-
-
-def resolve_name(name: str, activation: Mapping[str, Any]) -> Any:
-    """Look ``name`` up in the activation, then among type names."""
-    value = activation.get(name, _MISSING)
-    if value is not _MISSING:
-        return value
-    if name in TYPE_NAMES:
-        return TYPE_NAMES[name]
-    raise EvalError("undeclared_reference", f"undeclared reference to `{name}` (unknown variable)")
-
-
-def qualified_names(node: ast.Select, scope: Mapping[str, Any]) -> tuple[str, ...] | None:
-    """The dotted names of a select chain rooted at a global identifier, else None."""
-    names = [node.field]
-    inner: ast.Expr = node.operand
-    while isinstance(inner, ast.Select) and not inner.test_only:
-        names.append(inner.field)
-        inner = inner.operand
-    if isinstance(inner, ast.Ident) and inner.name not in scope:
-        names.append(inner.name)
-        return tuple(reversed(names))
-    return None
-
-
-def resolve_qualified(
-    activation: Mapping[str, Any], names: tuple[str, ...], test_only: bool
-) -> Any:
-    """Resolve ``a.b.c`` whose root ``a`` is not a variable: the longest dotted
-    prefix that names a variable wins (``a.b.c``, then ``a.b`` + ``.c``...)."""
-    longest = len(names) - 1 if test_only else len(names)
-    for k in range(longest, 0, -1):
-        qualified = ".".join(names[:k])
-        if qualified in activation:
-            value = activation[qualified]
-            rest = names[k:]
-            for i, field in enumerate(rest):
-                if test_only and i == len(rest) - 1:
-                    return has_field(value, field)
-                value = select(value, field)
-            return value
-    return (
-        resolve_name(names[0], activation)
-        if not test_only
-        else has_field(resolve_name(names[0], activation), names[1])
-    )
 
 
 def _eval_node(node: ast.Expr, ctx: _Context, scope: dict[str, Any]) -> Any:
@@ -187,40 +139,8 @@ def _call(node: ast.Call, ctx: _Context, scope: dict[str, Any]) -> Any:
             raise EvalError("no_matching_overload", f"`{name}` is a method: write `x.{name}(...)`")
         args = [_eval(a, ctx, scope) for a in node.args]
     result = fn(*args)
-    _check_size(result, ctx.limits)
+    check_size(result, ctx.limits)
     return result
-
-
-def _check_size(value: Any, limits: Limits) -> None:
-    if isinstance(value, (str, bytes)):
-        if len(value) > limits.max_string_length:
-            raise LimitExceededError(
-                "size_limit",
-                f"value of {len(value)} characters exceeds the limit of {limits.max_string_length}",
-            )
-    elif isinstance(value, (list, dict)) and len(value) > limits.max_collection_size:
-        raise LimitExceededError(
-            "size_limit",
-            f"collection of {len(value)} elements exceeds the limit of {limits.max_collection_size}",
-        )
-
-
-def iterate(kind: str, two_vars: bool, rng: Any) -> Iterator[tuple[Any, Any]]:
-    """Yield (var, var2) pairs of a comprehension range (var2 is None for one variable)."""
-    if isinstance(rng, (list, tuple)):
-        if two_vars:
-            yield from enumerate(rng)
-        else:
-            for item in rng:
-                yield item, None
-    elif isinstance(rng, Mapping):
-        if two_vars:
-            yield from rng.items()
-        else:
-            for key in rng:
-                yield key, None
-    else:
-        no_overload(kind, rng)
 
 
 def _bind_each(

@@ -9,15 +9,14 @@ with file:line:col, a caret snippet and the expected tokens.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from typing import Any, Final
 
 import attrs
 from lark import Token, Tree
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+from lark.exceptions import UnexpectedInput
 
-from socialflow._grammar import lalr_parser
+from socialflow._syntax import lalr_parser, syntax_diagnostic
 from socialflow.cel import ast
 from socialflow.cel.limits import Limits
 from socialflow.cel.macros import expand_macro
@@ -27,12 +26,12 @@ from socialflow.source import Source, Span
 
 __all__ = [
     "RESERVED",
+    "TERMINAL_NAMES",
     "build_expr",
     "decode_string",
     "parse",
     "parse_source",
     "rule_name",
-    "syntax_diagnostic",
 ]
 
 #: Words CEL reserves: they may not name variables, fields or functions.
@@ -76,8 +75,9 @@ _BINARY: Final = {
     "%": "_%_",
 }
 
-#: Human names for terminals in "expected ..." messages.
-_TERMINAL_NAMES: Final = {
+#: Human names for CEL's terminals in "expected ..." messages (also for the
+#: terminals a grammar that imports CEL's takes from it).
+TERMINAL_NAMES: Final = {
     "IDENT": "identifier",
     "INT": "integer",
     "UINT": "unsigned integer",
@@ -132,7 +132,9 @@ def _parse_source(
     try:
         tree = lalr_parser("cel.lark").parse(text)
     except UnexpectedInput as e:
-        raise ParseError([syntax_diagnostic(source, offset, text, e)]) from None
+        raise ParseError(
+            [syntax_diagnostic(source, offset, text, e, "cel.lark", TERMINAL_NAMES.get)]
+        ) from None
     builder = _Builder(source, offset, limits)
     try:
         return builder.build(tree, 0)
@@ -141,100 +143,6 @@ def _parse_source(
             "nesting_too_deep", "expression is nested too deeply", Span(source, offset, offset + 1)
         ) from None
 
-
-def syntax_diagnostic(
-    source: Source, offset: int, text: str, e: UnexpectedInput, grammar: str = "cel.lark"
-) -> Diagnostic:
-    """A syntax-error diagnostic for lark's ``e``, with the expected tokens sorted."""
-    stream_pos: int | None = e.pos_in_stream
-    pos = offset + (stream_pos if stream_pos is not None else len(text))
-    expected: set[str] = set()
-    if isinstance(e, UnexpectedToken):
-        token = e.token
-        expected = set(e.accepts or e.expected)
-        if token.type == "$END":
-            pos = offset + len(text)
-            what = "unexpected end of input"
-            width = 1
-        else:
-            what = f"unexpected {_describe_token(token)}"
-            if str(token) == "=":
-                what += "; equality is written `==`"
-            width = max(1, len(str(token)))
-    elif isinstance(e, UnexpectedCharacters):
-        expected = set(e.allowed or ())
-        at = stream_pos or 0
-        ch = text[at] if at < len(text) else ""
-        what = _describe_bad_char(text, at, ch)
-        width = 1
-    elif isinstance(e, UnexpectedEOF):
-        expected = set(e.expected)
-        pos = offset + len(text)
-        what = "unexpected end of input"
-        width = 1
-    else:  # pragma: no cover - lark has no other UnexpectedInput subclasses
-        what = "syntax error"
-        width = 1
-    names = sorted({_terminal_name(t, grammar) for t in expected})
-    help_text = f"expected one of: {', '.join(names)}" if names else None
-    return Diagnostic(
-        Severity.ERROR, "syntax_error", what, Span(source, pos, pos + width), help=help_text
-    )
-
-
-def _describe_bad_char(text: str, pos: int, ch: str) -> str:
-    if ch in "'\"":
-        return "unterminated string literal"
-    if ch == "=" and text[pos : pos + 2] != "==":
-        return "unexpected `=`; equality is written `==`"
-    if ch == "&" or ch == "|":
-        return f"unexpected `{ch}`; CEL's logical operators are `&&` and `||`"
-    return f"unexpected character `{ch}`"
-
-
-def _describe_token(token: Token) -> str:
-    if token.type in ("IDENT", "cel__IDENT"):
-        return f"identifier `{token}`"
-    return f"`{token}`"
-
-
-def _terminal_name(name: str, grammar: str) -> str:
-    cel_terminal = grammar == "cel.lark" or name.startswith("cel__") or name in _SHARED_TERMINALS
-    if name.startswith("cel__"):
-        name = name[5:]
-    if cel_terminal and name in _TERMINAL_NAMES:
-        return _TERMINAL_NAMES[name]
-    if name in _DSL_TERMINAL_NAMES:
-        return _DSL_TERMINAL_NAMES[name]
-    if name.startswith("_K_"):  # a DSL keyword
-        return f"`{name[3:].lower()}`"
-    pattern = _literal_terminals(grammar).get(name)
-    if pattern is not None:
-        return f"`{pattern}`"
-    return name.lower()
-
-
-@functools.cache
-def _literal_terminals(grammar: str) -> dict[str, str]:
-    """Terminal name -> literal text, for the terminals that are plain strings."""
-    return {
-        t.name: t.pattern.value for t in lalr_parser(grammar).terminals if t.pattern.type == "str"
-    }
-
-
-#: Terminals the DSL grammar imports from CEL's by name (they keep their names).
-_SHARED_TERMINALS: Final = frozenset({"IDENT", "INT", "STRING", "MINUS"})
-#: Human names for the DSL grammar's own terminals.
-_DSL_TERMINAL_NAMES: Final = {
-    "ACCESS_EFFECT": "`permit` or `forbid`",
-    "DURATION": "duration (e.g. `30m`)",
-    "TIME": "time of day (HH:MM)",
-    "DATE": "date (YYYY-MM-DD)",
-    "OPTIONAL": "`?`",
-    "ALL_PERMISSIONS": "`*`",
-    "NOT": "`not`",
-    "$END": "end of input",
-}
 
 _ESCAPES: Final = {
     "a": "\a",

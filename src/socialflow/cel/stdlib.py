@@ -5,6 +5,8 @@ Every function takes and returns Python values in the mapping of
 with a machine-readable ``kind``.  Dispatch is on exact types (``type(x) is
 int``) so that bool never passes for int.  The compiler inlines fast paths for
 the common cases and falls back to these functions for everything else.
+Which CEL function each one implements, with its signatures and call style,
+is declared in :mod:`socialflow.cel.functions`.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from socialflow.cel import ext
 from socialflow.cel.re2 import regex_search
 from socialflow.cel.values import (
     INT_MAX,
@@ -33,12 +34,11 @@ from socialflow.cel.values import (
     ts_to_ns,
     type_name,
     type_of,
-    with_arity,
     zone,
 )
 from socialflow.errors import EvalError
 
-__all__ = ["FUNCTIONS", "GLOBAL_ONLY", "RECEIVER_ONLY"]
+__all__ = ["equals", "map_lookup"]
 
 _NUMBER_TYPES: Final = (int, float, UInt)
 
@@ -673,67 +673,30 @@ def _trunc_div(a: int, b: int) -> int:
     return q if a >= 0 else -q
 
 
-_TIME_FUNCTIONS: Final[dict[str, Callable[..., Any]]] = {
-    "getFullYear": _accessor("getFullYear", lambda d: d.year, None),
-    "getMonth": _accessor("getMonth", lambda d: d.month - 1, None),
-    "getDate": _accessor("getDate", lambda d: d.day, None),
-    "getDayOfMonth": _accessor("getDayOfMonth", lambda d: d.day - 1, None),
-    "getDayOfWeek": _accessor("getDayOfWeek", lambda d: (d.weekday() + 1) % 7, None),
-    "getDayOfYear": _accessor("getDayOfYear", lambda d: d.timetuple().tm_yday - 1, None),
-    "getHours": _accessor("getHours", lambda d: d.hour, lambda ns: _trunc_div(ns, 3600 * 10**9)),
-    "getMinutes": _accessor(
-        "getMinutes", lambda d: d.minute, lambda ns: _trunc_div(ns, 60 * 10**9)
-    ),
-    "getSeconds": _accessor("getSeconds", lambda d: d.second, lambda ns: _trunc_div(ns, 10**9)),
-    "getMilliseconds": _accessor(
-        "getMilliseconds",
-        lambda d: d.microsecond // 1000,
-        lambda ns: _trunc_div(ns, 10**6) % 1000 if ns >= 0 else -(_trunc_div(-ns, 10**6) % 1000),
-    ),
-}
-
-
-#: Function name -> implementation.  Receiver-style calls pass the target first.
-FUNCTIONS: Final[dict[str, Callable[..., Any]]] = {
-    "_==_": equals,
-    "_!=_": not_equals,
-    "_<_": less,
-    "_<=_": less_equal,
-    "_>_": greater,
-    "_>=_": greater_equal,
-    "_+_": add,
-    "_-_": subtract,
-    "_*_": multiply,
-    "_/_": divide,
-    "_%_": modulo,
-    "-_": negate,
-    "!_": logical_not,
-    "@in": contains_element,
-    "_[_]": index,
-    "size": with_arity("size", size, 1),
-    "contains": with_arity("contains", contains, 2),
-    "startsWith": with_arity("startsWith", starts_with, 2),
-    "endsWith": with_arity("endsWith", ends_with, 2),
-    "matches": with_arity("matches", matches, 2),
-    "int": with_arity("int", to_int, 1),
-    "uint": with_arity("uint", to_uint, 1),
-    "double": with_arity("double", to_double, 1),
-    "string": with_arity("string", to_string, 1),
-    "bytes": with_arity("bytes", to_bytes, 1),
-    "bool": with_arity("bool", to_bool, 1),
-    "timestamp": with_arity("timestamp", to_timestamp, 1),
-    "duration": with_arity("duration", to_duration, 1),
-    "type": with_arity("type", to_type, 1),
-    "dyn": with_arity("dyn", dyn, 1),
-    **{name: with_arity(name, fn, 1, 2) for name, fn in _TIME_FUNCTIONS.items()},
-    **ext.FUNCTIONS,
-}
-
-#: Functions that may only be called as ``f(x)``, never as ``x.f()``.
-GLOBAL_ONLY: Final = frozenset(
-    {"int", "uint", "double", "string", "bytes", "bool", "timestamp", "duration", "type", "dyn"}
+get_full_year: Final = _accessor("getFullYear", lambda d: d.year, None)
+get_month: Final = _accessor("getMonth", lambda d: d.month - 1, None)
+get_date: Final = _accessor("getDate", lambda d: d.day, None)
+get_day_of_month: Final = _accessor("getDayOfMonth", lambda d: d.day - 1, None)
+get_day_of_week: Final = _accessor("getDayOfWeek", lambda d: (d.weekday() + 1) % 7, None)
+get_day_of_year: Final = _accessor("getDayOfYear", lambda d: d.timetuple().tm_yday - 1, None)
+get_hours: Final = _accessor("getHours", lambda d: d.hour, lambda ns: _trunc_div(ns, 3600 * 10**9))
+get_minutes: Final = _accessor(
+    "getMinutes", lambda d: d.minute, lambda ns: _trunc_div(ns, 60 * 10**9)
 )
-#: Functions that may only be called as ``x.f(...)``.
-RECEIVER_ONLY: Final = frozenset(
-    {"contains", "startsWith", "endsWith", *_TIME_FUNCTIONS, *ext.RECEIVER_ONLY}
+get_seconds: Final = _accessor("getSeconds", lambda d: d.second, lambda ns: _trunc_div(ns, 10**9))
+get_milliseconds: Final = _accessor(
+    "getMilliseconds",
+    lambda d: d.microsecond // 1000,
+    lambda ns: _trunc_div(ns, 10**6) % 1000 if ns >= 0 else -(_trunc_div(-ns, 10**6) % 1000),
 )
+
+
+def __getattr__(name: str) -> Any:
+    """``FUNCTIONS``, ``GLOBAL_ONLY`` and ``RECEIVER_ONLY`` are derived from the
+    registry in :mod:`socialflow.cel.functions` (which imports this module, hence
+    the lazy lookup); they stay importable from here."""
+    if name in ("FUNCTIONS", "GLOBAL_ONLY", "RECEIVER_ONLY"):
+        from socialflow.cel import functions
+
+        return getattr(functions, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -16,10 +16,11 @@ from typing import Any, Final
 from lark import Token, Tree
 from lark.exceptions import UnexpectedInput
 
-from socialflow._grammar import lalr_parser
+from socialflow._syntax import lalr_parser
 from socialflow.cel.limits import Limits
-from socialflow.cel.parser import build_expr, decode_string, syntax_diagnostic
+from socialflow.cel.parser import build_expr, decode_string
 from socialflow.dsl import ast
+from socialflow.dsl._terminals import syntax_diagnostic
 from socialflow.errors import ParseError
 from socialflow.source import Source, Span
 

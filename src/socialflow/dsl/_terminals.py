@@ -1,0 +1,54 @@
+"""Human names for the DSL grammar's terminals, for "expected ..." messages.
+
+``grammars/socialflow.lark`` imports CEL's grammar: lark prefixes the imported
+terminals with ``cel__`` except the few the DSL imports by name
+(:data:`_SHARED_TERMINALS`), which CEL's names describe too.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from lark.exceptions import UnexpectedInput
+
+from socialflow import _syntax
+from socialflow.cel.parser import TERMINAL_NAMES as CEL_TERMINAL_NAMES
+from socialflow.errors import Diagnostic
+from socialflow.source import Source
+
+__all__ = ["syntax_diagnostic", "terminal_name"]
+
+_CEL_PREFIX: Final = "cel__"
+#: Terminals the DSL grammar imports from CEL's by name (they keep their names).
+_SHARED_TERMINALS: Final = frozenset({"IDENT", "INT", "STRING", "MINUS"})
+#: Human names for the DSL grammar's own terminals.
+_DSL_TERMINAL_NAMES: Final = {
+    "ACCESS_EFFECT": "`permit` or `forbid`",
+    "DURATION": "duration (e.g. `30m`)",
+    "TIME": "time of day (HH:MM)",
+    "DATE": "date (YYYY-MM-DD)",
+    "OPTIONAL": "`?`",
+    "ALL_PERMISSIONS": "`*`",
+    "NOT": "`not`",
+    "$END": "end of input",
+}
+
+
+def terminal_name(name: str) -> str | None:
+    """The human name of the DSL grammar's terminal ``name``; ``None`` for the default."""
+    cel_terminal = name.startswith(_CEL_PREFIX) or name in _SHARED_TERMINALS
+    name = name.removeprefix(_CEL_PREFIX)
+    if cel_terminal and name in CEL_TERMINAL_NAMES:
+        return CEL_TERMINAL_NAMES[name]
+    if name in _DSL_TERMINAL_NAMES:
+        return _DSL_TERMINAL_NAMES[name]
+    if name.startswith("_K_"):  # a keyword
+        return f"`{name[3:].lower()}`"
+    return None
+
+
+def syntax_diagnostic(
+    source: Source, offset: int, text: str, e: UnexpectedInput, grammar: str
+) -> Diagnostic:
+    """:func:`socialflow._syntax.syntax_diagnostic` with the DSL's terminal names."""
+    return _syntax.syntax_diagnostic(source, offset, text, e, grammar, terminal_name)
