@@ -119,6 +119,27 @@ ACTIVATION: dict[str, Any] = {
 }
 
 
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "cel"
+
+
+def type_cases(section: str) -> list[tuple[str, str]]:
+    """The ``EXPRESSION => TYPE`` cases of ``[section]`` in ``tests/fixtures/cel/types.txt``."""
+    cases: list[tuple[str, str]] = []
+    current = None
+    for raw in (FIXTURES / "types.txt").read_text(encoding="utf-8").splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("[") and line.endswith("]"):
+            current = line[1:-1]
+            continue
+        if current == section:
+            text, _, expected = line.partition(" => ")
+            cases.append((text, expected.split("  #")[0].strip()))
+    assert cases, f"no cases in section [{section}]"
+    return cases
+
+
 def type_of(text: str, declarations: Mapping[str, CelType | str] = DECLS) -> str:
     """The result type of ``text``, checked through the public API."""
     program = sf.cel.compile(text, declarations=declarations)
@@ -134,125 +155,7 @@ def errors_of(text: str, declarations: Mapping[str, CelType | str] = DECLS) -> C
 # -- well-typed expressions ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        # literals
-        ("1", "int"),
-        ("1u", "uint"),
-        ("1.5", "double"),
-        ("'a'", "string"),
-        ("b'a'", "bytes"),
-        ("true", "bool"),
-        ("null", "null_type"),
-        ("[1, 2]", "list(int)"),
-        ("[1, 'a']", "list(dyn)"),
-        ("[]", "list(dyn)"),
-        ("[[1], []]", "list(list(dyn))"),
-        ("{'a': 1}", "map(string, int)"),
-        ("{'a': 1, 2: 'b'}", "map(dyn, dyn)"),
-        ("{}", "map(dyn, dyn)"),
-        # arithmetic and strings
-        ("i + 1", "int"),
-        ("u * 2u", "uint"),
-        ("f / 2.0", "double"),
-        ("i % 2", "int"),
-        ("-i", "int"),
-        ("-f", "double"),
-        ("s + 'x'", "string"),
-        ("b + b'x'", "bytes"),
-        ("l + [4]", "list(int)"),
-        ("ls + []", "list(dyn)"),
-        # logic
-        ("ok && !ok || i > 0", "bool"),
-        ("ok ? 'a' : 'b'", "string"),
-        ("ok ? msg.author : null", "Author"),
-        ("ok ? [1] : []", "list(dyn)"),
-        # comparisons, including heterogeneous numbers
-        ("i < f", "bool"),
-        ("u >= i", "bool"),
-        ("f == i", "bool"),
-        ("1 != 1u", "bool"),
-        ("[1] == [1.0]", "bool"),
-        ("s < 'b'", "bool"),
-        ("ts < now", "bool"),
-        ("du > duration('1h')", "bool"),
-        ("msg.author == null", "bool"),
-        ("type(i) == int", "bool"),
-        ("type(s) != t", "bool"),
-        # membership and indexing
-        ("1 in l", "bool"),
-        ("2.0 in l", "bool"),
-        ("'a' in m", "bool"),
-        ("1u in mi", "bool"),
-        ("'text' in msg", "bool"),
-        ("l[0]", "int"),
-        ("l[1u]", "int"),
-        ("m['a']", "int"),
-        ("mi[1]", "string"),
-        ("ls[i]", "string"),
-        # functions
-        ("size(s)", "int"),
-        ("s.size()", "int"),
-        ("size(l) + size(m) + size(b) + size(msg)", "int"),
-        ("s.contains('W') && s.startsWith('H') && s.endsWith('d')", "bool"),
-        ("s.matches('^H') && matches(s, 'd$')", "bool"),
-        ("int(f) + int('1') + int(u) + int(ts)", "int"),
-        ("uint(i)", "uint"),
-        ("double(i)", "double"),
-        ("string(i) + string(f) + string(ts) + string(du) + string(b) + string(int)", "string"),
-        ("bytes(s)", "bytes"),
-        ("bool('true')", "bool"),
-        ("timestamp('2026-01-01T00:00:00Z')", "timestamp"),
-        ("duration('90m')", "duration"),
-        ("type(1)", "type(int)"),
-        ("type(l)", "type(list(int))"),
-        ("dyn(1)", "dyn"),
-        ("int", "type(int)"),
-        ("google.protobuf.Timestamp", "type(timestamp)"),
-        ("google.protobuf.Duration", "type(duration)"),
-        ("null_type", "type(null_type)"),
-        # time
-        ("now - ts", "duration"),
-        ("ts + du", "timestamp"),
-        ("du + ts", "timestamp"),
-        ("ts - du", "timestamp"),
-        ("du + du", "duration"),
-        ("ts.getFullYear() + ts.getMonth() + ts.getDate() + ts.getDayOfMonth()", "int"),
-        ("ts.getDayOfWeek('Europe/London') + ts.getDayOfYear('+05:30')", "int"),
-        ("ts.getHours() + ts.getMinutes('UTC') + ts.getSeconds() + ts.getMilliseconds()", "int"),
-        ("du.getHours() + du.getMinutes() + du.getSeconds() + du.getMilliseconds()", "int"),
-        # extension functions
-        ("s.lowerAscii() + s.upperAscii() + s.trim()", "string"),
-        ("s.containsAny(['a']) || s.containsAll(ls) || s.containsAnyWord(ls)", "bool"),
-        ("s.startsWithAny(ls) || s.endsWithAny(['x']) || s.containsWord('hello')", "bool"),
-        ("s.replace('a', 'b') + s.replace('a', 'b', 1)", "string"),
-        ("s.split(' ')", "list(string)"),
-        ("s.split(' ', 2)", "list(string)"),
-        ("ls.join() + ls.join(', ')", "string"),
-        ("s.indexOf('o') + s.indexOf('o', 5)", "int"),
-        ("s.substring(1) + s.substring(1, 3)", "string"),
-        # comprehensions
-        ("l.all(x, x > 0)", "bool"),
-        ("l.exists(x, x > 2)", "bool"),
-        ("l.exists_one(x, x == 2)", "bool"),
-        ("l.existsOne(x, x == 2)", "bool"),
-        ("l.map(x, x * 2)", "list(int)"),
-        ("l.map(x, x > 1, string(x))", "list(string)"),
-        ("l.filter(x, x > 1)", "list(int)"),
-        ("m.filter(k, m[k] > 1)", "list(string)"),
-        ("m.map(k, m[k])", "list(int)"),
-        ("m.all(k, v, size(k) < v)", "bool"),
-        ("l.all(i, v, i < v)", "bool"),
-        ("l.transformList(i, v, v * i)", "list(int)"),
-        ("l.transformList(i, v, i > 0, double(v))", "list(double)"),
-        ("l.transformMap(i, v, string(v))", "map(int, string)"),
-        ("m.transformMap(k, v, v > 1, k + '!')", "map(string, string)"),
-        ("msg.tags.exists(t, t == 'vip')", "bool"),
-        ("[[1, 2], [3]].map(x, x.map(y, y + 1))", "list(list(int))"),
-        ("msg.all(k, k != '')", "bool"),
-    ],
-)
+@pytest.mark.parametrize(("text", "expected"), type_cases("well_typed"))
 def test_well_typed_expressions(text: str, expected: str) -> None:
     assert type_of(text) == expected
 
@@ -275,30 +178,7 @@ def test_dotted_declarations_resolve_by_longest_prefix() -> None:
 # -- dyn propagation ----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("d", "dyn"),
-        ("d + 1", "int"),  # only int + int matches
-        ("d + d", "dyn"),  # many overloads match with different results
-        ("d < 1", "bool"),
-        ("size(d)", "int"),
-        ("d.anything.at['all']", "dyn"),
-        ("d && true", "bool"),
-        ("d ? 1 : 2", "int"),
-        ("ok ? d : 1", "dyn"),
-        ("d == 'x'", "bool"),
-        ("d in l", "bool"),
-        ("1 in d", "bool"),
-        ("d.contains('x')", "bool"),
-        ("d.all(x, x)", "bool"),
-        ("d.map(x, x)", "list(dyn)"),
-        ("type(d)", "type(dyn)"),
-        ("[d] + [1]", "list(dyn)"),
-        ("msg.meta.source", "dyn"),
-        ("msg['te' + 'xt']", "dyn"),
-    ],
-)
+@pytest.mark.parametrize(("text", "expected"), type_cases("dyn"))
 def test_dyn_checks_leniently(text: str, expected: str) -> None:
     assert type_of(text) == expected
 

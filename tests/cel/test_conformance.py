@@ -10,7 +10,8 @@ enums and wrappers out of scope.
 from __future__ import annotations
 
 import pytest
-from conformance_support import Case, cases, data_dir, expected_failures, run
+
+from tests.cel.conformance_support import Case, cases, data_dir, expected_failures, run
 
 DATA = data_dir()
 CASES: list[Case] = list(cases(DATA)) if DATA is not None else []

@@ -678,12 +678,6 @@ def _is_str_literal(node: ast.Expr) -> bool:
     return isinstance(node, ast.Literal) and type(node.value) is str
 
 
-def _number_literal(node: ast.Expr) -> float | None:
-    if isinstance(node, ast.Literal) and type(node.value) in (int, float):
-        return float(node.value)
-    return None
-
-
 def compile_ast(tree: ast.Expr, limits: Limits, name: str) -> Callable[..., Any]:
     """Compile ``tree`` into a function ``evaluate(activation=None) -> value``.
 

@@ -183,20 +183,3 @@ def substring(s: Any, start: Any, end: Any = None) -> str:
             f"substring range [{begin}, {stop}) out of range for a string of size {len(text)}",
         )
     return text[begin:stop]
-
-
-def __getattr__(name: str) -> Any:
-    """``FUNCTIONS`` and ``RECEIVER_ONLY`` (these extensions only) are derived from
-    the registry in :mod:`socialflow.cel.functions` (which imports this module,
-    hence the lazy lookup); they stay importable from here."""
-    if name == "FUNCTIONS":
-        from socialflow.cel import functions
-
-        return {f.name: functions.FUNCTIONS[f.name] for f in functions.EXTENSIONS}
-    if name == "RECEIVER_ONLY":
-        from socialflow.cel import functions
-
-        return frozenset(
-            f.name for f in functions.EXTENSIONS if f.style is functions.Style.RECEIVER
-        )
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -689,14 +689,3 @@ get_milliseconds: Final = _accessor(
     lambda d: d.microsecond // 1000,
     lambda ns: _trunc_div(ns, 10**6) % 1000 if ns >= 0 else -(_trunc_div(-ns, 10**6) % 1000),
 )
-
-
-def __getattr__(name: str) -> Any:
-    """``FUNCTIONS``, ``GLOBAL_ONLY`` and ``RECEIVER_ONLY`` are derived from the
-    registry in :mod:`socialflow.cel.functions` (which imports this module, hence
-    the lazy lookup); they stay importable from here."""
-    if name in ("FUNCTIONS", "GLOBAL_ONLY", "RECEIVER_ONLY"):
-        from socialflow.cel import functions
-
-        return getattr(functions, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -15,7 +15,6 @@ nanoseconds, with CEL's range checks.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
@@ -122,9 +121,6 @@ class Timestamp(datetime):
 
     __slots__ = ("nanos",)
     nanos: int
-
-    def _key(self) -> int:
-        return ts_to_ns(self)
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, datetime) and other.tzinfo is not None:
@@ -428,10 +424,6 @@ def with_arity(name: str, fn: Callable[..., Any], *counts: int) -> Callable[...,
 
     checked.__name__ = name
     return checked
-
-
-def is_nan(value: Any) -> bool:
-    return type(value) is float and math.isnan(value)
 
 
 class FrozenMap(Mapping[Any, Any]):

@@ -134,8 +134,6 @@ class _Transition:
         self.guard_text = checked.guard.text if checked.guard is not None else None
         self.sets = sets
         self.effects = effects
-        #: a transition to its own source leaves the state and enters it again
-        self.reenters = checked.target == source
 
 
 class _Refused(Exception):

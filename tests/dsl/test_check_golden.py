@@ -2,7 +2,7 @@
 
 Each ``tests/golden/NAME.sf`` is checked from the repository root (so paths in
 the output are stable) and its output must equal ``tests/golden/NAME.txt``.
-Regenerate with ``python -m pytest tests/test_check_golden.py --update-golden``
+Regenerate with ``python -m pytest tests/dsl/test_check_golden.py --update-golden``
 after an intended change, and review the diff.
 """
 
@@ -15,7 +15,7 @@ import pytest
 
 from socialflow.cli import main
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CASES = sorted((ROOT / "tests" / "golden").glob("*.sf"))
 
 

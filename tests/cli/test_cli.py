@@ -16,7 +16,7 @@ import socialflow as sf
 from socialflow import cli
 from socialflow.cel.values import Type, UInt
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE_EXPR = ROOT / "examples" / "cel" / "refund_complaint.cel"
 EXAMPLE_DATA = ROOT / "examples" / "messages" / "refund_tweet.json"
 
