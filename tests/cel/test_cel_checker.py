@@ -27,8 +27,8 @@ from hypothesis import strategies as st
 
 import socialflow as sf
 from socialflow.cel.checker import SIGNATURES, check, check_expr, format_checked, unparse
+from socialflow.cel.functions import FUNCTIONS
 from socialflow.cel.parser import parse
-from socialflow.cel.stdlib import FUNCTIONS
 from socialflow.cel.types import (
     BOOL,
     DOUBLE,
