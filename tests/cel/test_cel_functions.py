@@ -9,7 +9,6 @@ from typing import Literal
 import pytest
 
 import socialflow as sf
-from socialflow.cel import checker, ext, stdlib
 from socialflow.cel.functions import (
     EXTENSIONS,
     FUNCTIONS,
@@ -54,16 +53,6 @@ def test_derived_tables() -> None:
     assert {"size", "matches"}.isdisjoint(GLOBAL_ONLY | RECEIVER_ONLY | OPERATORS)
     assert {"_+_", "@in", "_[_]", "_?_:_", "!_", "-_"} <= OPERATORS
     assert all(f.style is Style.RECEIVER for f in EXTENSIONS)
-
-
-def test_old_locations_still_work() -> None:
-    assert stdlib.FUNCTIONS is FUNCTIONS
-    assert stdlib.GLOBAL_ONLY is GLOBAL_ONLY
-    assert stdlib.RECEIVER_ONLY is RECEIVER_ONLY
-    assert checker.SIGNATURES is SIGNATURES
-    assert set(ext.FUNCTIONS) == set(ext.RECEIVER_ONLY) == {f.name for f in EXTENSIONS}
-    with pytest.raises(AttributeError):
-        _ = stdlib.NOT_A_NAME
 
 
 @pytest.mark.parametrize("backend", ["compiled", "interpreted"])
