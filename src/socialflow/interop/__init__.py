@@ -1,0 +1,1 @@
+"""Bridges to other libraries' models of the same things (``transitions``)."""
