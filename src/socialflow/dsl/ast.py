@@ -22,6 +22,7 @@ __all__ = [
     "AssignAction",
     "CalendarDecl",
     "CelText",
+    "DataDecl",
     "DaySpec",
     "Decl",
     "DurationLit",
@@ -671,7 +672,16 @@ class WhileDecl:
     span: Span = attrs.field(eq=False, repr=False)
 
 
-WorkflowItem = StateDecl | TransitionDecl | HookDecl | TimeoutDecl | WhileDecl
+@attrs.frozen
+class DataDecl:
+    """``data due: timestamp, severity: int``: instance data the host provides (at
+    ``start``) that guards read, declared with its type."""
+
+    fields: tuple[FieldDecl, ...]
+    span: Span = attrs.field(eq=False, repr=False)
+
+
+WorkflowItem = StateDecl | TransitionDecl | HookDecl | TimeoutDecl | WhileDecl | DataDecl
 
 
 @attrs.frozen

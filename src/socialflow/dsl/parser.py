@@ -353,6 +353,8 @@ class _Builder:
             case "wf_while":
                 state, policy = kids
                 return ast.WhileDecl(self.name(state), self.name(policy), span)
+            case "wf_data":
+                return ast.DataDecl(tuple(self.field(f) for f in kids), span)
         raise AssertionError(kind)  # pragma: no cover - the grammar has no other items
 
     def effect(self, node: Tree[Any]) -> ast.EffectDecl:

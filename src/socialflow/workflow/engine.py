@@ -524,8 +524,13 @@ class Workflow:
         payload: Mapping[str, Any],
         actor: str,
         data: FrozenMap,
+        problems: list[str] | None = None,
     ) -> tuple[Timer, ...]:
-        """The timers entering ``state`` at ``now`` sets, in firing order."""
+        """The timers entering ``state`` at ``now`` sets, in firing order.
+
+        A timer whose ``at`` raises or is not a timestamp raises :class:`_Refused`,
+        or, with ``problems``, is left out and described there.
+        """
         specs = self._timers.get(state)
         if not specs:
             return ()
@@ -535,24 +540,28 @@ class Workflow:
                 timers.extend(_escalation_timers(spec, now))
                 continue
             if spec.after is not None:
-                at = now + spec.after
-            else:
-                assert spec.at is not None  # INVARIANT: a timeout has `after` or `at`
-                activation = {
-                    "subject": subject,
-                    "event": payload,
-                    "actor": actor,
-                    "data": data,
-                    "now": now,
-                }
-                try:
-                    at = spec.at(activation)
-                except EvalError as e:
-                    raise _Refused(
-                        f"the timer `{spec.source}` raised {e.kind}: {e.message}"
-                    ) from None
+                timers.append(
+                    Timer(now + spec.after, spec.order, spec.target, spec.effects, spec.source)
+                )
+                continue
+            assert spec.at is not None  # INVARIANT: a timeout has `after` or `at`
+            activation = {
+                "subject": subject,
+                "event": payload,
+                "actor": actor,
+                "data": data,
+                "now": now,
+            }
+            try:
+                at = spec.at(activation)
                 if not isinstance(at, datetime):
-                    raise _Refused(f"the timer `{spec.source}` is not a timestamp")
+                    raise EvalError("no_matching_overload", "it is not a timestamp")
+            except EvalError as e:
+                detail = f"the timer `{spec.source}` raised {e.kind}: {e.message}"
+                if problems is None:
+                    raise _Refused(detail) from None
+                problems.append(detail)
+                continue
             timers.append(Timer(at, spec.order, spec.target, spec.effects, spec.source))
         timers.sort(key=lambda t: (t.at, t.order))
         return tuple(timers)
@@ -585,13 +594,13 @@ class Workflow:
         effects.extend(self._exit.get(instance.state, ()))
         effects.extend(timer.effects)
         effects.extend(self._enter.get(timer.target, ()))
-        try:
-            timers = self._enter_timers(timer.target, timer.at, subject, EMPTY, "", instance.data)
-        except _Refused as e:
-            # a timer cannot be refused: the state is entered, the failing timer
-            # is not set, and the host is told through an effect
-            effects.append(Effect("timer_error", (("detail", e.detail),)))
-            timers = ()
+        # a timer cannot be refused: the state is entered, a timer of it that
+        # cannot be set is left out, and the host is told through an effect
+        problems: list[str] = []
+        timers = self._enter_timers(
+            timer.target, timer.at, subject, EMPTY, "", instance.data, problems
+        )
+        effects.extend(Effect("timer_error", (("detail", p),)) for p in problems)
         return _make_instance(
             self.name,
             instance.id,

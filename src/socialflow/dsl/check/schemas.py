@@ -13,7 +13,7 @@ from socialflow.dsl.check.context import Context
 from socialflow.dsl.program import Schema, SchemaField
 from socialflow.errors import UsageError
 
-__all__ = ["check_schemas"]
+__all__ = ["check_schemas", "type_text"]
 
 _PRIMITIVES: Final = frozenset(
     {
@@ -50,7 +50,7 @@ def check_schemas(ctx: Context) -> None:
                 )
                 continue
             seen[f.name.text] = f
-            text = _type_text(ctx, f.type, decls)
+            text = type_text(ctx, f.type, decls)
             fields.append(SchemaField(f.name.text, text, f.optional, f.span))
         out[name] = Schema(name, tuple(fields))
     # recursion makes an infinite type: reject it
@@ -78,7 +78,7 @@ def _reaches(target: str, current: str, schemas: dict[str, Schema], seen: set[st
     return False
 
 
-def _type_text(ctx: Context, ref: ast.TypeRef, schemas: dict[str, ast.SchemaDecl]) -> str:
+def type_text(ctx: Context, ref: ast.TypeRef, schemas: dict[str, ast.SchemaDecl]) -> str:
     name = ref.name.text
     if name in _GENERICS:
         if len(ref.args) != _GENERICS[name]:
@@ -86,7 +86,7 @@ def _type_text(ctx: Context, ref: ast.TypeRef, schemas: dict[str, ast.SchemaDecl
                 "invalid_type", f"`{name}` takes {_GENERICS[name]} type argument(s)", ref.span
             )
             return "dyn"
-        return f"{name}({', '.join(_type_text(ctx, a, schemas) for a in ref.args)})"
+        return f"{name}({', '.join(type_text(ctx, a, schemas) for a in ref.args)})"
     if ref.args:
         ctx.error("invalid_type", f"`{name}` takes no type arguments", ref.span)
     if name in _PRIMITIVES:

@@ -15,10 +15,11 @@ from typing import Any, Final
 
 from socialflow._suggest import did_you_mean
 from socialflow.cel.checker import check as check_cel
-from socialflow.cel.types import DYN, ObjectType, format_type, parse_type
+from socialflow.cel.types import DYN, ObjectType, format_type, is_assignable, parse_type
 from socialflow.dsl import ast
 from socialflow.dsl.check.context import Context
 from socialflow.dsl.check.lints import constant_value
+from socialflow.dsl.check.schemas import type_text
 from socialflow.dsl.program import (
     CheckedEffect,
     CheckedTimeout,
@@ -93,7 +94,8 @@ def _workflow(ctx: Context, decl: ast.WorkflowDecl) -> CheckedWorkflow | None:
         return name.text
 
     transitions = [i for i in decl.items if isinstance(i, ast.TransitionDecl)]
-    data_types = _data_types(ctx, transitions)
+    declared_data = _declared_data(ctx, decl)
+    data_types = _data_types(ctx, transitions, declared_data)
     declarations: dict[str, Any] = {
         "subject": "dyn",
         "event": "dyn",
@@ -159,7 +161,7 @@ def _workflow(ctx: Context, decl: ast.WorkflowDecl) -> CheckedWorkflow | None:
                     checked_policy = ctx.escalations.get(policy.text)
                     if checked_policy is not None:
                         whiles.append(CheckedWhile(order, in_state, checked_policy, item.span))
-            case ast.StateDecl() | ast.TransitionDecl():
+            case ast.StateDecl() | ast.TransitionDecl() | ast.DataDecl():
                 pass
     errors_after = sum(1 for d in ctx.diagnostics if d.severity.value == "error")
     if errors_after > errors_before or not initial:
@@ -187,10 +189,35 @@ def _declared(what: str, names: Iterable[str]) -> str:
     return f"declared {what}: {', '.join(listed)}" if listed else f"no {what} are declared"
 
 
-def _data_types(ctx: Context, transitions: list[ast.TransitionDecl]) -> dict[str, Any]:
-    """The type of every name a ``set`` writes, from what it writes (``dyn`` when
-    two transitions write different types).  Types are found with ``data`` as
-    ``dyn``; errors are reported later, when the values are checked for real."""
+def _declared_data(ctx: Context, decl: ast.WorkflowDecl) -> dict[str, tuple[Any, ast.FieldDecl]]:
+    """The ``data`` fields the workflow declares (host data given at ``start``)."""
+    out: dict[str, tuple[Any, ast.FieldDecl]] = {}
+    for item in decl.items:
+        if not isinstance(item, ast.DataDecl):
+            continue
+        for f in item.fields:
+            if f.name.text in out:
+                ctx.error(
+                    "duplicate_declaration",
+                    f"data field `{f.name.text}` is declared twice",
+                    f.name.span,
+                    notes=(f"first declared at {out[f.name.text][1].span.location()}",),
+                )
+                continue
+            text = type_text(ctx, f.type, ctx.schema_decls)
+            out[f.name.text] = (parse_type(text, ctx.object_types), f)
+    return out
+
+
+def _data_types(
+    ctx: Context,
+    transitions: list[ast.TransitionDecl],
+    declared: dict[str, tuple[Any, ast.FieldDecl]],
+) -> dict[str, Any]:
+    """The type of every ``data`` field: as declared, or else from what the ``set``
+    clauses write (``dyn`` when two transitions write different types).  Types
+    are found with ``data`` as ``dyn``; errors are reported later, when the
+    values are checked for real.  A ``set`` of a declared field must fit it."""
     loose: dict[str, Any] = {
         "subject": "dyn",
         "event": "dyn",
@@ -198,16 +225,26 @@ def _data_types(ctx: Context, transitions: list[ast.TransitionDecl]) -> dict[str
         "data": "dyn",
         "now": "timestamp",
     }
-    found: dict[str, Any] = {}
+    found: dict[str, Any] = {n: t for n, (t, _) in declared.items()}
     for tr in transitions:
         for name, value in tr.sets:
             try:
                 written = check_cel(value.expr, loose)
             except CheckError:
                 written = DYN
+            if name.text in declared:
+                want = declared[name.text][0]
+                if not is_assignable(want, written):
+                    ctx.error(
+                        "type_error",
+                        f"data field `{name.text}` is declared `{format_type(want)}`, "
+                        f"but this sets it to a `{format_type(written)}`",
+                        value.span,
+                    )
+                continue
             previous = found.get(name.text)
             found[name.text] = written if previous in (None, written) else DYN
-    return {name: parse_type(format_type(t)) for name, t in sorted(found.items())}
+    return dict(sorted(found.items()))
 
 
 def _effects(ctx: Context, effects: tuple[ast.EffectDecl, ...]) -> tuple[CheckedEffect, ...]:
