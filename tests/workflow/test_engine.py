@@ -307,7 +307,7 @@ def test_bad_input_is_a_clear_error_and_changes_nothing() -> None:
     with pytest.raises(sf.InputError) as bad_data:
         step(wf, inst, sf.Event("go", actor="a", id="x", data=[1]))  # type: ignore[arg-type]  # misuse on purpose
     assert bad_data.value.path == "$.event.data"
-    with pytest.raises(sf.UsageError, match="sf.Event"):
+    with pytest.raises(sf.UsageError, match=r"sf\.Event"):
         step(wf, inst, "go")  # type: ignore[arg-type]  # misuse on purpose
     with pytest.raises(sf.InputError):
         wf.start("i2", subject=ITEM, now=T0, data=[1])  # type: ignore[arg-type]  # misuse on purpose
