@@ -8,11 +8,12 @@ turns the result (or the error) back into text and an exit status.
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, Final, NoReturn, TextIO
+from typing import Any, BinaryIO, Final, NoReturn, TextIO
 
 import socialflow as sf
 from socialflow import serde
@@ -21,7 +22,13 @@ from socialflow.cli.registry import EXIT_USAGE, CommandFailed
 from socialflow.errors import Diagnostic, Severity
 
 __all__ = [
+    "Line",
+    "LineWriter",
+    "check_readable",
+    "check_writable",
     "count",
+    "json_line",
+    "json_lines",
     "load_activation",
     "load_bundle",
     "parse_json",
@@ -186,3 +193,136 @@ def render_all(diagnostics: tuple[Diagnostic, ...]) -> str:
 
 def count(n: int, word: str) -> str:
     return f"{n} {word}" + ("" if n == 1 else "s")
+
+
+# -- JSON lines ----------------------------------------------------------------------------
+
+
+class Line:
+    """One input line: its 1-based number, the byte offset where it starts, and its
+    text, or, when the bytes are not UTF-8, ``error`` saying where."""
+
+    __slots__ = ("error", "number", "offset", "text")
+
+    def __init__(self, number: int, offset: int, text: str | None, error: str | None) -> None:
+        self.number = number
+        self.offset = offset
+        self.text = text
+        self.error = error
+
+
+def json_lines(path: str) -> Iterator[Line]:
+    """The lines of ``path`` (``-``: standard input), split on ``\\n`` only (a bare
+    ``\\r`` is JSON whitespace, not a line break), each decoded on its own so one
+    bad byte costs one line.
+
+    Raises:
+        CommandFailed: the file cannot be opened (before any line is read).
+    """
+    if path == "-":
+        yield from _split(sys.stdin.buffer)
+        return
+    check_readable(path, "input")
+    try:
+        handle = Path(path).open("rb")  # noqa: SIM115 - closed below
+    except OSError as e:
+        raise CommandFailed(f"error: cannot read input `{path}`: {e.strerror}") from None
+    with handle:
+        yield from _split(handle)
+
+
+def _split(handle: BinaryIO) -> Iterator[Line]:
+    offset = 0
+    for number, raw in enumerate(handle, 1):
+        body = raw[:-1] if raw.endswith(b"\n") else raw
+        try:
+            yield Line(number, offset, body.decode("utf-8"), None)
+        except UnicodeDecodeError as e:
+            yield Line(
+                number,
+                offset,
+                None,
+                f"not UTF-8 text: byte {offset + e.start + 1} of the file "
+                f"(byte {e.start + 1} of the line) is {body[e.start : e.start + 1]!r}",
+            )
+        offset += len(raw)
+
+
+def check_readable(path: str, what: str) -> None:
+    """A clear failure, before anything is read, for a path that is not a readable file."""
+    p = Path(path)
+    if not p.exists():
+        raise CommandFailed(f"error: {what} `{path}` does not exist")
+    if p.is_dir():
+        raise CommandFailed(f"error: {what} `{path}` is a directory, not a file")
+
+
+def check_writable(path: str, what: str) -> None:
+    """A clear failure, before any input is read, for a path that cannot be written."""
+    p = Path(path)
+    if p.is_dir():
+        raise CommandFailed(f"error: {what} `{path}` is a directory, not a file")
+    parent = p.parent if str(p.parent) else Path(".")
+    if not parent.is_dir():
+        raise CommandFailed(f"error: cannot write {what} `{path}`: `{parent}` is not a folder")
+    if not os.access(parent, os.W_OK) or (p.exists() and not os.access(p, os.W_OK)):
+        raise CommandFailed(f"error: cannot write {what} `{path}`: permission denied")
+
+
+def json_line(data: Any) -> str:
+    """``data`` as one line of JSON: keys sorted, UTF-8 as is, and a lone surrogate
+    (which UTF-8 cannot hold) written as its ``\\uXXXX`` escape, so the line is
+    always valid JSON and always encodable."""
+    text = json.dumps(data, ensure_ascii=False, sort_keys=True, allow_nan=False)
+    if any("\ud800" <= ch <= "\udfff" for ch in text):
+        text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text + "\n"
+
+
+class LineWriter:
+    """JSON lines to a file (opened when the first line comes, after the path was
+    checked up front) or to standard output; ``flush`` writes through at once, so
+    an interrupt keeps every line written so far."""
+
+    def __init__(self, path: str | None, what: str, *, flush: bool = False) -> None:
+        self.path = path
+        self.what = what
+        self.flush = flush
+        self.count = 0
+        self._handle: TextIO | None = None
+        if path is not None:
+            check_writable(path, what)
+
+    def write(self, data: Any) -> None:
+        handle = self._handle
+        if handle is None:
+            handle = self._handle = self._open()
+        try:
+            handle.write(json_line(data))
+            if self.flush:
+                handle.flush()
+        except OSError as e:
+            raise CommandFailed(f"error: cannot write {self.what}: {e.strerror}") from None
+        self.count += 1
+
+    def _open(self) -> TextIO:
+        if self.path is None:
+            return sys.stdout
+        try:
+            return Path(self.path).open("w", encoding="utf-8")
+        except OSError as e:
+            raise CommandFailed(
+                f"error: cannot write {self.what} `{self.path}`: {e.strerror}"
+            ) from None
+
+    def close(self) -> None:
+        handle = self._handle
+        if handle is None:
+            return
+        try:
+            if handle is sys.stdout:
+                handle.flush()
+            else:
+                handle.close()
+        except OSError as e:
+            raise CommandFailed(f"error: cannot write {self.what}: {e.strerror}") from None
