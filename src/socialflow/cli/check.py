@@ -20,10 +20,11 @@ def _run_check(args: argparse.Namespace) -> int:
     program = bundle.program
     for warning in bundle.warnings:
         print(warning.render(), end="\n\n")
-    print(
-        f"ok: ruleset {program.name} ({program.hit}): {count(len(program.rules), 'rule')}, "
-        f"{count(len(program.tests), 'test')}, {count(len(bundle.warnings), 'warning')}"
-    )
+    parts = [count(len(program.rules), "rule")]
+    if program.workflows:
+        parts.append(count(len(program.workflows), "workflow"))
+    parts += [count(len(program.tests), "test"), count(len(bundle.warnings), "warning")]
+    print(f"ok: ruleset {program.name} ({program.hit}): {', '.join(parts)}")
     return EXIT_OK
 
 
