@@ -25,3 +25,8 @@ pytest_addoption
 # test data that documents itself (a hostile attribute name; the peer's known bugs)
 secret
 PEER_BUGS
+# hypothesis calls the rules and invariants of a RuleBasedStateMachine
+decide_legal
+wait
+same_state
+approvals_hold

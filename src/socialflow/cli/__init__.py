@@ -15,7 +15,7 @@ import sys
 from typing import NoReturn
 
 import socialflow as sf
-from socialflow.cli import check, explain, test, triage
+from socialflow.cli import check, explain, graph, step, test, triage
 from socialflow.cli import eval as eval_command
 from socialflow.cli._io import print_err
 from socialflow.cli.registry import (
@@ -29,7 +29,7 @@ from socialflow.cli.registry import (
 
 __all__ = ["COMMANDS", "Command", "CommandFailed", "build_parser", "main", "register"]
 
-for _module in (eval_command, check, test, triage, explain):
+for _module in (eval_command, check, test, triage, explain, step, graph):
     register(_module.COMMAND)
 
 
