@@ -4,7 +4,8 @@
   :func:`doctest.testfile` (one test per file; a file without examples passes).
   In Markdown, leave a blank line before the closing fence of an example so
   the fence is not read as expected output.
-* Every ``$ socialflow ...`` line in a ``console`` block of ``docs/cli.md`` runs
+* Every ``$ socialflow ...`` line in a ``console`` block of ``docs/cli.md`` and
+  ``docs/workflows.md`` runs
   through :func:`socialflow.cli.main` from the repository root; the lines up to
   the next ``$`` or the end of the block are its expected output (stdout, then
   stderr).  ``...`` matches any text.
@@ -52,26 +53,33 @@ def _console_examples(text: str) -> list[tuple[int, str, str]]:
     return examples
 
 
-CLI_DOC = ROOT / "docs" / "cli.md"
-CLI_EXAMPLES = _console_examples(CLI_DOC.read_text(encoding="utf-8"))
+#: the pages whose ``$ socialflow`` examples run
+CONSOLE_DOCS = ("cli.md", "workflows.md")
+CLI_EXAMPLES = [
+    (f"{name}:{line}", command, expected)
+    for name in CONSOLE_DOCS
+    for line, command, expected in _console_examples(
+        (ROOT / "docs" / name).read_text(encoding="utf-8")
+    )
+]
 
 
 def test_cli_doc_has_examples() -> None:
-    assert len(CLI_EXAMPLES) >= 5
+    assert sum(e[0].startswith("cli.md") for e in CLI_EXAMPLES) >= 5
 
 
 @pytest.mark.parametrize(
-    ("line", "command", "expected"), CLI_EXAMPLES, ids=[f"cli.md:{e[0]}" for e in CLI_EXAMPLES]
+    ("line", "command", "expected"), CLI_EXAMPLES, ids=[e[0] for e in CLI_EXAMPLES]
 )
 def test_cli_doc_example(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
-    line: int,
+    line: str,
     command: str,
     expected: str,
 ) -> None:
     argv = shlex.split(command)
-    assert argv[0] == "socialflow", f"docs/cli.md:{line}: only `socialflow` commands are run"
+    assert argv[0] == "socialflow", f"docs/{line}: only `socialflow` commands are run"
     monkeypatch.chdir(ROOT)
     cli.main(argv[1:])
     out, err = capsys.readouterr()
@@ -79,5 +87,5 @@ def test_cli_doc_example(
     checker = doctest.OutputChecker()
     want = expected.rstrip("\n") + "\n"
     assert checker.check_output(want, got, doctest.ELLIPSIS), (
-        f"docs/cli.md:{line}: `{command}`\n--- expected\n{want}--- got\n{got}"
+        f"docs/{line}: `{command}`\n--- expected\n{want}--- got\n{got}"
     )

@@ -140,6 +140,8 @@ class CheckedTimeout:
     target: str | None
     effects: tuple[CheckedEffect, ...]
     span: Span = attrs.field(eq=False, repr=False)
+    #: when it fires, as written: ``after 48h`` or ``at data.publish_at``
+    when: str = ""
 
 
 @attrs.frozen

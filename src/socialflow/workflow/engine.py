@@ -210,13 +210,11 @@ class Workflow:
                     self._allowed_in[t.event].append(source)
         self._timers: dict[str, tuple[_TimerSpec, ...]] = {}
         for timeout in workflow.timeouts:
+            at = None
             if timeout.at is not None:
                 name = f"workflow {self.name} timeout {timeout.state} at"
                 at = compile_ast(timeout.at.expr, self._limits, name)
-                source = f"timeout {timeout.state} at {timeout.at.text}"
-            else:
-                at = None
-                source = f"timeout {timeout.state} after {_show_duration(timeout.after)}"
+            source = f"timeout {timeout.state} {timeout.when}"
             spec = _TimerSpec(
                 timeout.order * 1_000_000,
                 source,
@@ -663,17 +661,6 @@ def _check_subject(subject: Any) -> None:
     if type(subject) is not dict and not isinstance(subject, Mapping):
         raise InputError("the subject must be a mapping", path="$.subject")
 
-
-def _show_duration(value: timedelta | None) -> str:
-    if value is None:
-        return ""
-    seconds = int(value.total_seconds())
-    parts = []
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
-        if seconds >= size:
-            parts.append(f"{seconds // size}{unit}")
-            seconds %= size
-    return "".join(parts) or "0s"
 
 
 def _show_time(now: datetime) -> str:

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import timedelta
 from typing import Final
 
 from socialflow.cel.checker import unparse
@@ -35,9 +34,6 @@ from socialflow.dsl.program import CheckedEffect, CheckedTimeout, CheckedWorkflo
 
 __all__ = ["to_dot", "to_mermaid"]
 
-_UNIT_SECONDS: Final = {"d": 86400, "h": 3600, "m": 60, "s": 1}
-_WRITTEN_AFTER: Final = re.compile(r"\bafter\s+((?:[0-9]+[dhms])+)(?![A-Za-z0-9_])")
-_DURATION_PART: Final = re.compile(r"([0-9]+)([dhms])")
 _LINE_BREAK: Final = re.compile(r"\s*\n\s*")
 
 #: Characters a Mermaid label cannot hold as such, as Mermaid entity codes
@@ -101,38 +97,11 @@ def _cel(text: ast.CelText) -> str:
     return _one_line(text.text)
 
 
-def _duration(after: timedelta, timeout: CheckedTimeout) -> str:
-    """``after`` as written in ``timeout``'s source (``48h`` stays ``48h``, not
-    ``2d``), else in canonical form."""
-    try:
-        written = _WRITTEN_AFTER.findall(timeout.span.text())
-    except (AttributeError, IndexError, TypeError):  # a hand-made span
-        written = []
-    for literal in written:
-        seconds = sum(int(n) * _UNIT_SECONDS[u] for n, u in _DURATION_PART.findall(literal))
-        if timedelta(seconds=seconds) == after:
-            return str(literal)
-    return _canonical_duration(after)
-
-
-def _canonical_duration(value: timedelta) -> str:
-    if value.microseconds or value < timedelta(0):
-        return f"{value.total_seconds():g}s"
-    seconds = int(value.total_seconds())
-    parts = []
-    for unit, size in _UNIT_SECONDS.items():
-        if seconds >= size:
-            parts.append(f"{seconds // size}{unit}")
-            seconds %= size
-    return "".join(parts) or "0s"
-
-
 def _when(timeout: CheckedTimeout) -> str:
-    if timeout.after is not None:
-        return f"after {_duration(timeout.after, timeout)}"
+    """``after 48h`` or ``at data.publish_at``, as written."""
     if timeout.at is not None:
         return f"at {_cel(timeout.at)}"
-    return "timer"
+    return timeout.when
 
 
 def _effect(effect: CheckedEffect) -> str:

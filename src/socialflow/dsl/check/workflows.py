@@ -299,6 +299,9 @@ def _timeout(
                     f"a timer's `at` must be a `timestamp`, not `{kind}`",
                     item.at.span,
                 )
+    when = f"after {item.after.text}" if item.after is not None else ""
+    if item.at is not None:
+        when = f"at {' '.join(item.at.text.split())}"
     return CheckedTimeout(
         order,
         where,
@@ -307,6 +310,7 @@ def _timeout(
         target,
         _effects(ctx, item.effects),
         item.span,
+        when,
     )
 
 
