@@ -46,7 +46,7 @@ from socialflow.workflow.model import (
 __all__ = ["DEFAULT_WINDOW", "Workflow"]
 
 #: How many accepted event ids an instance remembers to refuse duplicates.
-DEFAULT_WINDOW: Final = 32
+DEFAULT_WINDOW: Final = 16
 
 T = TypeVar("T")
 Evaluate = Callable[[Mapping[str, Any]], Any]
@@ -54,17 +54,24 @@ Access = Any  # an sf.Access, sf.ALLOW_ALL or a callable (actor, permission, res
 
 
 def _fast_constructor(cls: type[T]) -> Callable[..., T]:
-    """A positional constructor that skips attrs' frozen ``__setattr__`` (the hot
-    path builds an instance and a result per step).  It stores the same fields
-    in the same slots as ``cls(...)``; a test checks the two are equal."""
+    """A positional constructor for the frozen, slotted attrs class ``cls``, for
+    the hot path (every step builds an instance and a result).
+
+    attrs' frozen ``__init__`` sets each slot through ``object.__setattr__``
+    (about 60 ns a field).  Here a plain twin class with the very same slots
+    is filled with ordinary attribute stores, which CPython specialises, and
+    the finished object then becomes a ``cls`` by ``__class__`` assignment,
+    which CPython allows between classes of identical layout.  The object is
+    complete before it is a ``cls``, so nobody sees it half-built; a test
+    checks the result equals ``cls(...)`` field for field.
+    """
     names = [a.name for a in attrs.fields(cls)]  # type: ignore[arg-type]  # attrs classes only
-    namespace: dict[str, Any] = {"_new": object.__new__, "_cls": cls}
-    lines = [f"def make({', '.join(names)}):", "    o = _new(_cls)"]
-    for i, name in enumerate(names):
-        namespace[f"_set{i}"] = cls.__dict__[name].__set__
-        lines.append(f"    _set{i}(o, {name})")
-    lines.append("    return o")
-    exec("\n".join(lines) + "\n", namespace)
+    twin = type(f"_{cls.__name__}Builder", (), {"__slots__": cls.__slots__})  # type: ignore[attr-defined]  # slotted
+    lines = [f"def make({', '.join(names)}):", "    o = _twin()"]
+    lines.extend(f"    o.{name} = {name}" for name in names)
+    lines += ["    o.__class__ = _cls", "    return o"]
+    namespace: dict[str, Any] = {"_twin": twin, "_cls": cls}
+    exec(compile("\n".join(lines) + "\n", f"<socialflow fast {cls.__name__}>", "exec"), namespace)
     make: Callable[..., T] = namespace["make"]
     return make
 
@@ -108,6 +115,7 @@ class _Transition:
 
     __slots__ = (
         "effects",
+        "event",
         "guard",
         "guard_text",
         "index",
@@ -127,6 +135,7 @@ class _Transition:
         sets: tuple[tuple[str, Evaluate, str], ...],
     ) -> None:
         self.index = checked.index
+        self.event = checked.event
         self.source = source
         self.target = checked.target
         self.requires = checked.requires
@@ -134,6 +143,31 @@ class _Transition:
         self.guard_text = checked.guard.text if checked.guard is not None else None
         self.sets = sets
         self.effects = effects
+
+
+class _Plan:
+    """Everything a step needs for one (state, event) pair, computed once."""
+
+    __slots__ = ("candidates", "fast_effects", "fast_target", "guard_failed", "guarded", "requires")
+
+    def __init__(self, candidates: tuple[_Transition, ...], timed: frozenset[str]) -> None:
+        self.candidates = candidates
+        self.guarded = any(t.guard is not None for t in candidates)
+        self.requires = any(t.requires is not None for t in candidates)
+        first = candidates[0]
+        simple = (
+            len(candidates) == 1
+            and first.guard is None
+            and first.requires is None
+            and not first.sets
+            and first.target not in timed
+        )
+        #: a single unguarded transition without `set` into a state without
+        #: timers: the step is one new instance
+        self.fast_target = first.target if simple else None
+        self.fast_effects = first.effects
+        texts = " or ".join(f"`{t.guard_text}`" for t in candidates if t.guard_text is not None)
+        self.guard_failed = f"the guard of `{first.event}` is false: {texts}"
 
 
 class _Refused(Exception):
@@ -234,6 +268,12 @@ class Workflow:
             self._add_timer(rule.state, spec)
         for state in self.finals:  # a final state runs no timer (the check warns)
             self._timers.pop(state, None)
+        timed = frozenset(self._timers)
+        #: state -> event -> the plan of a step (absent: not allowed there)
+        self._plans: dict[str, dict[str, _Plan]] = {
+            state: {event: _Plan(candidates, timed) for event, candidates in row.items()}
+            for state, row in self._table.items()
+        }
 
     def _add_timer(self, state: str, spec: _TimerSpec) -> None:
         specs = (*self._timers.get(state, ()), spec)
@@ -294,12 +334,15 @@ class Workflow:
                 or the workflow has ``requires`` and ``access`` is missing.
             InputError: ``subject`` or the event's data is not a mapping.
         """
-        self._check_instance(instance)
+        if type(instance) is not Instance or instance.workflow != self.name:
+            self._check_instance(instance)
         if type(event) is not Event:
             raise UsageError("`event` must be an sf.Event")
-        _check_now(now)
-        _check_subject(subject)
-        if self.requires_access and access is None:
+        if type(now) is not datetime or now.tzinfo is None:
+            _check_now(now)
+        if type(subject) is not dict:
+            _check_subject(subject)
+        if access is None and self.requires_access:
             raise UsageError(
                 f"workflow `{self.name}` has `requires`: pass access= (an sf.Access, "
                 "sf.ALLOW_ALL or a callable)"
@@ -307,10 +350,10 @@ class Workflow:
         payload = event.data
         if payload is None:
             payload = EMPTY
-        elif not isinstance(payload, Mapping):
+        elif type(payload) is not dict and not isinstance(payload, Mapping):
             raise InputError("event data must be a mapping", path="$.event.data")
-        name = event.name
-        if event.id in instance.seen:
+        seen = instance.seen
+        if event.id in seen:
             return _make_result(
                 False,
                 instance,
@@ -318,16 +361,32 @@ class Workflow:
                 "duplicate_event",
                 f"event id `{event.id}` was already processed",
             )
-        state = instance.state
-        candidates = self._table[state].get(name)
-        if candidates is None:
-            return self._refuse_early(instance, name)
-        if access is not None:
-            permitted = self._permitted(candidates, event.actor, subject, now, access)
-            if not permitted:
-                return self._denied(instance, candidates, event.actor, subject)
-        else:
-            permitted = candidates
+        row = self._plans.get(instance.state)
+        if row is None:
+            self._check_instance(instance)  # raises: a state this workflow does not have
+        plan = row.get(event.name) if row is not None else None
+        if plan is None:
+            return self._refuse_early(instance, event.name)
+        target = plan.fast_target
+        if target is not None:
+            if len(seen) >= self.window:
+                seen = seen[len(seen) - self.window + 1 :]
+            new = _make_instance(
+                self.name,
+                instance.id,
+                target,
+                instance.data,
+                instance.version + 1,
+                now,
+                (),
+                (*seen, event.id),
+            )
+            return _make_result(True, new, plan.fast_effects, None, None)
+        candidates = plan.candidates
+        if plan.requires and type(access) is not AllowAll:
+            candidates = self._permitted(candidates, event.actor, subject, now, access)
+            if not candidates:
+                return self._denied(instance, plan.candidates, event.actor, subject)
         activation = {
             "subject": subject,
             "event": payload,
@@ -336,7 +395,7 @@ class Workflow:
             "now": now,
         }
         error: EvalError | None = None
-        for t in permitted:
+        for t in candidates:
             guard = t.guard
             if guard is not None:
                 try:
@@ -359,12 +418,10 @@ class Workflow:
                 instance,
                 (),
                 "guard_error",
-                f"the guard of `{name}` in state `{state}` raised {error.kind}: {error.message}",
+                f"the guard of `{event.name}` in state `{instance.state}` raised "
+                f"{error.kind}: {error.message}",
             )
-        texts = " or ".join(f"`{t.guard_text}`" for t in permitted)
-        return _make_result(
-            False, instance, (), "guard_failed", f"the guard of `{name}` is false: {texts}"
-        )
+        return _make_result(False, instance, (), "guard_failed", plan.guard_failed)
 
     def advance(
         self, instance: Instance, now: datetime, *, subject: Mapping[str, Any]
@@ -450,8 +507,6 @@ class Workflow:
         now: datetime,
         access: Access,
     ) -> tuple[_Transition, ...]:
-        if type(access) is AllowAll:
-            return candidates
         out: list[_Transition] = []
         for t in candidates:
             if t.requires is None or _allows(access, actor, t.requires, subject, now):
@@ -660,7 +715,6 @@ def _check_now(now: Any) -> None:
 def _check_subject(subject: Any) -> None:
     if type(subject) is not dict and not isinstance(subject, Mapping):
         raise InputError("the subject must be a mapping", path="$.subject")
-
 
 
 def _show_time(now: datetime) -> str:

@@ -83,7 +83,7 @@ class Timer:
     source: str = ""
 
 
-@attrs.frozen
+@attrs.frozen(weakref_slot=False)
 class Instance:
     """One item's place in a workflow; never changes once returned.
 
@@ -104,7 +104,7 @@ class Instance:
     seen: tuple[str, ...] = ()
 
 
-@attrs.frozen
+@attrs.frozen(weakref_slot=False)
 class StepResult:
     """What ``step`` or ``advance`` did.
 

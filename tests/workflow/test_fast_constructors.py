@@ -1,0 +1,36 @@
+"""The engine's fast constructors build exactly what the attrs constructors build."""
+
+from __future__ import annotations
+
+import pickle
+from datetime import UTC, datetime
+
+import attrs
+import pytest
+
+import socialflow as sf
+from socialflow.cel.values import FrozenMap
+from socialflow.workflow.engine import _make_instance, _make_result
+
+NOW = datetime(2026, 11, 23, tzinfo=UTC)
+
+
+def test_the_fast_instance_is_an_instance() -> None:
+    args = ("w", "i1", "draft", FrozenMap({"a": 1}), 3, NOW, (), ("e1",))
+    fast, slow = _make_instance(*args), sf.Instance(*args)
+    assert type(fast) is sf.Instance
+    assert fast == slow and hash(fast) == hash(slow) and repr(fast) == repr(slow)
+    assert pickle.loads(pickle.dumps(fast)) == slow
+    assert attrs.asdict(fast, recurse=False) == attrs.asdict(slow, recurse=False)
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        fast.state = "other"  # type: ignore[misc]  # frozen on purpose
+
+
+def test_the_fast_result_is_a_step_result() -> None:
+    instance = sf.Instance("w", "i1", "draft")
+    args = (False, instance, (sf.Effect("notify", (("queue", "q"),)),), "guard_failed", "why")
+    fast, slow = _make_result(*args), sf.StepResult(*args)
+    assert type(fast) is sf.StepResult and fast == slow and repr(fast) == repr(slow)
+    assert sf.serde.loads(sf.serde.dumps(fast), sf.StepResult) == slow
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        fast.accepted = True  # type: ignore[misc]  # frozen on purpose
