@@ -239,3 +239,17 @@ def test_command_requires_a_workflow(capsys: pytest.CaptureFixture[str]) -> None
     status, _, err = _graph(capsys)
     assert status == 2
     assert "--workflow" in err
+
+
+def test_the_diagrams_in_the_docs_are_the_current_ones() -> None:
+    import re
+
+    from socialflow.workflow.graph import to_mermaid
+
+    doc = (EXAMPLES.parents[1] / "docs" / "workflows.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"^```mermaid\n(.*?)^```", doc, re.DOTALL | re.MULTILINE)
+    program = sf.load(str(EXAMPLES)).program
+    wanted = {to_mermaid(program.workflows[n]).rstrip("\n") for n in program.workflows}
+    assert {b.rstrip("\n") for b in blocks} == wanted, (
+        "regenerate the diagrams: socialflow graph examples/workflows --workflow NAME"
+    )
