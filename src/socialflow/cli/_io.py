@@ -273,7 +273,9 @@ def json_line(data: Any) -> str:
     """``data`` as one line of JSON: keys sorted, UTF-8 as is, and a lone surrogate
     (which UTF-8 cannot hold) written as its ``\\uXXXX`` escape, so the line is
     always valid JSON and always encodable."""
-    text = json.dumps(data, ensure_ascii=False, sort_keys=True, allow_nan=False)
+    text = json.dumps(
+        data, ensure_ascii=False, sort_keys=True, allow_nan=False, separators=(",", ":")
+    )
     if any("\ud800" <= ch <= "\udfff" for ch in text):
         text = text.encode("utf-8", "backslashreplace").decode("utf-8")
     return text + "\n"
@@ -294,11 +296,16 @@ class LineWriter:
             check_writable(path, what)
 
     def write(self, data: Any) -> None:
+        """Write ``data`` as one JSON line (:func:`json_line`)."""
+        self.write_text(json_line(data))
+
+    def write_text(self, text: str) -> None:
+        """Write ``text``, one complete JSON line ending in a newline."""
         handle = self._handle
         if handle is None:
             handle = self._handle = self._open()
         try:
-            handle.write(json_line(data))
+            handle.write(text)
             if self.flush:
                 handle.flush()
         except OSError as e:

@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
 import socialflow as sf
 from socialflow import serde
 from socialflow.bundle import Bundle
 from socialflow.cel.values import parse_timestamp
-from socialflow.cli._io import load_bundle, parse_json
+from socialflow.cli._io import Line, LineWriter, json_line, json_lines, load_bundle, parse_json
 from socialflow.cli.registry import EXIT_FAILED, EXIT_OK, Command, CommandFailed
 from socialflow.errors import EvalError
 
@@ -49,25 +47,6 @@ def _configure_triage(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     parser.add_argument("--no-summary", action="store_true", help="no summary table at the end")
-
-
-def _lines(path: str) -> Iterator[tuple[int, str]]:
-    if path == "-":
-        yield from enumerate(sys.stdin, 1)
-        return
-    try:
-        handle = Path(path).open(encoding="utf-8")  # noqa: SIM115 - closed below
-    except FileNotFoundError:
-        raise CommandFailed(f"error: input `{path}` does not exist") from None
-    except OSError as e:
-        raise CommandFailed(f"error: cannot read input `{path}`: {e.strerror}") from None
-    with handle:
-        try:
-            yield from enumerate(handle, 1)
-        except UnicodeDecodeError as e:
-            raise CommandFailed(
-                f"error: input `{path}` is not UTF-8 text (byte {e.start + 1})"
-            ) from None
 
 
 class _Progress:
@@ -112,12 +91,13 @@ def _run_triage(args: argparse.Namespace) -> int:
             fixed_now = parse_timestamp(args.now)
         except EvalError as e:
             raise CommandFailed(f"error: --now: {e.message}") from None
-    out_path = Path(args.output) if args.output else None
-    rejects_path = (
-        Path(args.rejects)
-        if args.rejects
-        else (out_path.with_suffix(".rejects.jsonl") if out_path else Path("rejects.jsonl"))
+    rejects_path = args.rejects or (
+        f"{args.output.removesuffix('.jsonl')}.rejects.jsonl" if args.output else "rejects.jsonl"
     )
+    # both outputs are checked before the first line is read; rejects are
+    # written through at once, so an interrupt keeps every one of them
+    out = LineWriter(args.output, "decisions")
+    rejects = LineWriter(rejects_path, "rejects", flush=True)
     show_progress = not args.no_progress and sys.stderr.isatty()
     progress = _Progress(sys.stderr, _count_lines(args.input)) if show_progress else None
     started = time.perf_counter()
@@ -125,24 +105,21 @@ def _run_triage(args: argparse.Namespace) -> int:
         k: Counter() for k in ("route", "priority", "response", "rule")
     }
     total = accepted = condition_errors = 0
-    rejected: list[dict[str, Any]] = []
-    out: TextIO = out_path.open("w", encoding="utf-8") if out_path else sys.stdout
+    rejected: list[int] = []
     try:
-        for number, raw in _lines(args.input):
-            text = raw.strip()
-            if not text:
-                continue
+        for line in json_lines(args.input):
             total += 1
-            reject = _triage_line(bundle, number, text, fixed_now, args.strict)
-            if isinstance(reject, dict):
-                rejected.append(reject)
+            result = _triage_line(bundle, line, fixed_now, args.strict)
+            if isinstance(result, str):
+                rejected.append(line.number)
+                rejects.write({"line": line.number, "error": result, "input": line.text})
                 sys.stderr.write(
-                    ("\n" if progress else "") + f"line {number}: rejected: {reject['error']}\n"
+                    ("\n" if progress else "") + f"line {line.number}: rejected: {result}\n"
                 )
             else:
+                decision, text = result
+                out.write_text(text)
                 accepted += 1
-                decision = reject
-                out.write(serde.dumps(decision) + "\n")
                 stats["route"][decision.route or "(none)"] += 1
                 stats["priority"][decision.priority] += 1
                 stats["response"][decision.response or "(undecided)"] += 1
@@ -152,14 +129,10 @@ def _run_triage(args: argparse.Namespace) -> int:
             if progress is not None:
                 progress.update(total)
     finally:
-        if out_path:
-            out.close()
+        out.close()
+        rejects.close()
     if progress is not None:
         progress.update(total, final=True)
-    if rejected:
-        with rejects_path.open("w", encoding="utf-8") as f:
-            for item in rejected:
-                f.write(json.dumps(item, ensure_ascii=False, sort_keys=True) + "\n")
     elapsed = time.perf_counter() - started
     if not args.no_summary:
         _summary(
@@ -178,44 +151,54 @@ def _run_triage(args: argparse.Namespace) -> int:
 
 
 def _triage_line(
-    bundle: Bundle, number: int, text: str, fixed_now: datetime | None, strict: bool
-) -> Any:
-    def reject(error: str) -> dict[str, Any]:
-        return {"line": number, "error": error, "input": text}
-
+    bundle: Bundle, line: Line, fixed_now: datetime | None, strict: bool
+) -> str | tuple[sf.Decision, str]:
+    """The decision and its JSON line, or why the line is rejected."""
+    if line.error is not None:
+        return line.error
+    assert line.text is not None  # INVARIANT: text or error
+    text = line.text
+    if not text.strip():
+        return "empty line"
     try:
-        message = parse_json(text, f"line {number}")
+        message = parse_json(text, f"line {line.number}")
     except CommandFailed as e:
-        detail = e.message.removeprefix("error: ").removeprefix(f"line {number}: ")
-        return reject(detail.removeprefix("line 1, "))
+        detail = e.message.removeprefix("error: ").removeprefix(f"line {line.number}: ")
+        return detail.removeprefix("line 1, ")
     if not isinstance(message, dict):
-        return reject("expected a JSON object")
+        return "expected a JSON object"
     now = fixed_now
     if now is None:
         received = message.get("received_at")
         if not isinstance(received, str):
-            return reject("no `received_at` to triage at (or pass --now)")
+            return "no `received_at` to triage at (or pass --now)"
         try:
             now = parse_timestamp(received)
         except EvalError as e:
-            return reject(f"`received_at`: {e.message}")
+            return f"`received_at`: {e.message}"
     try:
-        return bundle.triage(message, now, strict=strict)
+        decision = bundle.triage(message, now, strict=strict)
     except sf.InputError as e:
-        return reject(str(e))
+        return str(e)
     except EvalError as e:
-        return reject(f"condition error: {e}")
+        return f"condition error: {e}"
+    except sf.SocialflowError as e:  # never expected from data; still never lose the line
+        return f"{type(e).__name__}: {e}"
+    try:
+        return decision, json_line(serde.unstructure(decision))
+    except sf.SerializationError as e:
+        return f"the decision cannot be written as JSON: {e}"
 
 
 def _summary(
     stream: TextIO,
     total: int,
     accepted: int,
-    rejected: list[dict[str, Any]],
+    rejected: list[int],
     condition_errors: int,
     stats: dict[str, Counter[str]],
     elapsed: float,
-    rejects_path: Path | None,
+    rejects_path: str | None,
 ) -> None:
     w = stream.write
     w(
@@ -232,7 +215,7 @@ def _summary(
         for name, count in sorted(stats["rule"].items(), key=lambda kv: (-kv[1], kv[0]))[:10]:
             w(f"  {name:<22} {count:>8}\n")
     if rejects_path is not None:
-        lines = ", ".join(str(r["line"]) for r in rejected[:10])
+        lines = ", ".join(str(n) for n in rejected[:10])
         more = f" and {len(rejected) - 10} more" if len(rejected) > 10 else ""
         w(f"\nrejected lines {lines}{more}: written to {rejects_path}\n")
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any, assert_never
+from typing import Any, Final, assert_never
 
 from socialflow.cel import ast as cel_ast
 from socialflow.cel.analysis import conjuncts, residual
@@ -20,7 +20,8 @@ from socialflow.cel.interpreter import evaluate as interpret
 from socialflow.cel.limits import Limits
 from socialflow.dsl import ast
 from socialflow.dsl.program import CheckedProgram, CheckedRule
-from socialflow.errors import EvalError, UsageError
+from socialflow.errors import EvalError, SerializationError, UsageError
+from socialflow.serde import to_json_value
 from socialflow.triage.decision import (
     ConditionError,
     Decision,
@@ -158,7 +159,10 @@ class _Outcome:
                     trace[1].append((f"set {name}", text, kept_by))
                 continue
             try:
-                self.values[name] = (value_fn(activation), rule.name)
+                value = value_fn(activation)
+                if type(value) not in _JSON_SCALARS:
+                    _check_json(name, value)
+                self.values[name] = (value, rule.name)
             except EvalError as e:  # an erroring value leaves the output unset
                 if strict:
                     raise
@@ -168,6 +172,20 @@ class _Outcome:
                 continue
             if trace is not None:
                 trace[0].append((f"set {name}", text))
+
+
+#: types a ``set`` value may have without a closer look at it
+_JSON_SCALARS: Final = frozenset({str, int, bool, type(None)})
+
+
+def _check_json(name: str, value: Any) -> None:
+    """A decision is written as JSON: a ``set`` value JSON cannot hold (a NaN or
+    infinite double, map keys that collide as JSON keys) is an error of its rule
+    rather than a decision nobody can write."""
+    try:
+        to_json_value(value)
+    except SerializationError as e:
+        raise EvalError("invalid_value", f"`set {name}`: {e}") from None
 
 
 class TriageEngine:
@@ -221,7 +239,7 @@ class TriageEngine:
         else:
             mask, applied = self.index.all, 0
         if not mask:  # nothing can match: the common case of a large ruleset
-            return self._decide(None, now, message)
+            return self._decide(None, now, message, strict)
         input_var = self.input_var
         activation = {"now": now} if input_var is None else {input_var: message, "now": now}
         rules = self.rules
@@ -250,10 +268,18 @@ class TriageEngine:
             outcome.apply(rule, activation, strict)
             if rule.stops or self.first:
                 break
-        return self._decide(outcome, now, message)
+        return self._decide(outcome, now, message, strict)
 
-    def _decide(self, outcome: _Outcome | None, now: datetime, message: Any) -> Decision:
-        """The decision of ``outcome`` (``None``: no rule applied)."""
+    def _decide(
+        self, outcome: _Outcome | None, now: datetime, message: Any, strict: bool = False
+    ) -> Decision:
+        """The decision of ``outcome`` (``None``: no rule applied).
+
+        A deadline or an escalation step beyond the supported dates (a message
+        received in year 9999) is an error of the rule that asked for it: the
+        decision is made without it, and the error is recorded (raised in
+        ``strict`` mode).
+        """
         program = self.program
         message_id = message.get("id") if type(message) is dict else None
         if type(message_id) is not str:
@@ -273,10 +299,16 @@ class TriageEngine:
             response = decided.get("response")
             sla_name = decided.get("sla")
             if sla_name is not None:
-                sla = program.slas[sla_name[0]].deadlines(now)
+                try:
+                    sla = program.slas[sla_name[0]].deadlines(now)
+                except UsageError as e:
+                    _range_error(outcome, sla_name[1], e, strict)
             escalation_name = decided.get("escalate")
             if escalation_name is not None:
-                escalation = program.escalations[escalation_name[0]].plan(now)
+                try:
+                    escalation = program.escalations[escalation_name[0]].plan(now)
+                except UsageError as e:
+                    _range_error(outcome, escalation_name[1], e, strict)
         values = outcome.values
         return make_decision(  # type: ignore[no-any-return]  # generated constructor
             program.name,
@@ -387,6 +419,13 @@ class TriageEngine:
         if first_error is not None:
             return first_error
         return rule.condition.span.text(), "was not true"
+
+
+def _range_error(outcome: _Outcome, rule: str, error: UsageError, strict: bool) -> None:
+    failure = EvalError("range", str(error))
+    if strict:
+        raise failure
+    outcome.error(rule, failure)
 
 
 def _check_now(now: Any) -> None:

@@ -11,12 +11,13 @@ converted in a copy (the caller's data is never mutated).  Problems raise
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from socialflow.cel.values import UInt, parse_duration, parse_timestamp
+from socialflow.cel.values import INT_MAX, INT_MIN, UINT_MAX, UInt, parse_duration, parse_timestamp
 from socialflow.dsl.program import Schema
 from socialflow.errors import EvalError, InputError
 
@@ -63,25 +64,42 @@ def _string(value: Any, path: str) -> Any:
     return value if isinstance(value, str) else _fail(path, "a string", value)
 
 
+def _short(value: Any) -> str:
+    """A number for a message: whole if short, else its start and its length."""
+    text = repr(value)
+    return text if len(text) <= 24 else f"{text[:12]}... ({len(text)} digits)"
+
+
 def _int(value: Any, path: str) -> Any:
     if type(value) is int or (
         isinstance(value, int) and type(value) is not bool and not isinstance(value, UInt)
     ):
-        return value
+        if INT_MIN <= value <= INT_MAX:
+            return value
+        raise InputError(f"{_short(value)} is out of the int range (64-bit signed)", path=path)
     return _fail(path, "an int", value)
 
 
 def _uint(value: Any, path: str) -> Any:
     if isinstance(value, int) and type(value) is not bool and value >= 0:
+        if value > UINT_MAX:
+            raise InputError(f"{_short(value)} is out of the uint range (64-bit)", path=path)
         return value if type(value) is UInt else UInt(value)
     return _fail(path, "a non-negative int", value)
 
 
 def _double(value: Any, path: str) -> Any:
-    if type(value) is float:
-        return value
     if isinstance(value, (int, float)) and type(value) is not bool:
-        return float(value)
+        try:
+            number = float(value)
+        except OverflowError:  # an int beyond the double range
+            number = math.inf
+        if math.isfinite(number):
+            return value if type(value) is float else number
+        raise InputError(
+            f"{_short(value)} is not a finite number (JSON and CEL results must stay finite)",
+            path=path,
+        )
     return _fail(path, "a number", value)
 
 
@@ -224,7 +242,12 @@ class InputValidator:
             exact = _EXACT.get(f.type)
             if exact is not None:
                 namespace[f"_t{i}"] = exact
-                lines.append(f"{prefix} type(x) is not _t{i}: return slow(value, path)")
+                # ints must fit 64 bits and doubles be finite (x - x is 0.0 only then)
+                bound = {
+                    "int": f" or not {INT_MIN} <= x <= {INT_MAX}",
+                    "double": " or x - x != 0.0",
+                }.get(f.type, "")
+                lines.append(f"{prefix} type(x) is not _t{i}{bound}: return slow(value, path)")
             elif f.type == "timestamp":
                 lines.append(
                     f"{prefix} not (type(x) is _datetime and x.tzinfo is not None): return slow(value, path)"
