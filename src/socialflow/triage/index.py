@@ -1,24 +1,40 @@
 """Rule indexing: which rules can possibly match a message.
 
-The top-level conjuncts of each condition are analysed (``a && b && c``):
+Every condition is normalised by :func:`socialflow.cel.analysis.necessary`,
+so the index does not depend on how a rule is written.  These shapes are
+indexed, alone, as a top-level ``&&`` operand in any order, or inside ``||``
+and ``&&`` as deep as they go (``a || b`` is indexed on a field when both
+sides constrain it, by the union of their values):
 
-- an equality or ``in`` test of a field against string literals
-  (``msg.channel in ["twitter", "facebook"]``, ``msg.lang == "en"``) puts the
-  rule in a hash index on that field;
-- a literal text test (``contains``, ``containsAny``, ``containsWord``,
-  ``containsAnyWord``) puts the rule behind one shared Aho-Corasick automaton
-  per text field, built over the case-folded keywords of every rule.
+- **equality** of a field with string literals: ``msg.lang == "en"``,
+  ``"en" == msg.lang``, ``msg.channel in ["twitter", "facebook"]``,
+  ``msg.lang == "en" || msg.lang == "de"``, and the same on
+  ``msg.f.lowerAscii()``: a hash table from value to rules per field;
+- **literal text**: ``contains("...")``, ``containsAny([...])``,
+  ``containsWord("...")``, ``containsAnyWord([...])``, ``startsWith("...")``,
+  ``endsWith("...")``, ``||`` of any of them on one field, and the same on
+  ``msg.f.lowerAscii()``: one Aho-Corasick automaton per field and form, over
+  the keywords of every rule.  ``contains``/``containsAny`` are matched on the
+  raw text; the others (whole words, prefixes, lower-cased text) on the
+  case-folded text, where a keyword found is necessary but not sufficient.
 
-Each field is a *dimension*; a rule with no test on a dimension is always a
-candidate there.  A message's candidates are the AND of the dimensions'
-bitmasks (Python ints, bit *i* = rule *i* in evaluation order), so the cost
-grows with the rules that can match, not with the size of the ruleset.
+Not indexed: tests of non-string literals (numbers, bools), comparisons,
+``matches``, negations, and ``||`` whose sides constrain different fields or
+kinds.  ``socialflow check --explain-index`` lists, per rule, what is indexed.
+
+Each (field, form) is a *dimension*; a rule with no test on a dimension is
+always a candidate there.  A message's candidates are the AND of the
+dimensions' bitmasks (Python ints, bit *i* = rule *i* in evaluation order), so
+the cost grows with the rules that can match, not with the size of the
+ruleset.
 
 The filter is exact, not a heuristic: a rule is dropped only when one of its
-top-level conjuncts is certainly ``false`` for the message (and ``false &&
+necessary conditions is certainly false for the message (and ``false &&
 anything`` is ``false`` in CEL, errors included).  When a field is missing or
 not a string, the dimension keeps every rule so conditions run and record
-their errors as usual.
+their errors as usual.  A conjunct that a dimension *decides* (an equality
+test, a raw ``contains``/``containsAny``, or an ``||`` of them on one field)
+is proven by the index and skipped when the rule is evaluated.
 
 pyahocorasick is a C automaton with a small API, wheels for every platform we
 support, and it scans a message once for all keywords of all rules; a regex
@@ -34,7 +50,7 @@ from typing import Any, Final
 import ahocorasick
 
 from socialflow.cel import ast as cel_ast
-from socialflow.cel.analysis import TextKey, analyse, covered
+from socialflow.cel.analysis import Key, conjuncts, exact, necessary
 
 __all__ = ["RuleIndex"]
 
@@ -42,15 +58,18 @@ __all__ = ["RuleIndex"]
 #: letting the conditions test it.
 _DIRECT: Final = 2
 
+_ASCII_LOWER: Final = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
 
 class _EqualDimension:
-    __slots__ = ("bit", "by_value", "free", "key", "path")
+    __slots__ = ("bit", "by_value", "free", "key", "lowered", "path")
 
     def __init__(
-        self, path: tuple[str, ...], free: int, by_value: dict[str, int], bit: int
+        self, path: tuple[str, ...], lowered: bool, free: int, by_value: dict[str, int], bit: int
     ) -> None:
         self.path = path
         self.key = path[0] if len(path) == 1 else None
+        self.lowered = lowered
         self.free = free
         self.by_value = by_value
         self.bit = bit
@@ -77,32 +96,40 @@ class _TextDimension:
         self.bit = bit
 
 
+def _label(key: Key) -> str:
+    kind, path, form = key
+    field = ".".join(path)
+    if kind == "equal":
+        return f"{field}: value" + (", lower-cased" if form == "lower" else "")
+    return f"{field}: keywords" + (", case-folded" if form == "folded" else "")
+
+
 class RuleIndex:
     """Candidate rules per message, as a bitmask over evaluation order."""
 
     def __init__(self, conditions: Sequence[cel_ast.Expr | None], root: str | None) -> None:
         n = len(conditions)
         self.all = (1 << n) - 1
-        equal_by_path: dict[tuple[str, ...], dict[int, frozenset[str]]] = {}
-        text_by_path: dict[TextKey, dict[int, tuple[str, ...]]] = {}
-        for i, condition in enumerate(conditions):
-            equal, text = analyse(condition, root)
-            for path, values in equal.items():
-                equal_by_path.setdefault(path, {})[i] = values
-            for key, words in text.items():
-                text_by_path.setdefault(key, {})[i] = words
+        needs = [necessary(condition, root) for condition in conditions]
+        by_key: dict[Key, dict[int, frozenset[str]]] = {}
+        for i, need in enumerate(needs):
+            for key, values in need.items():
+                by_key.setdefault(key, {})[i] = values
+        equal_keys = sorted(k for k in by_key if k[0] == "equal")
+        text_keys = sorted(k for k in by_key if k[0] == "text")
         self.equal: list[_EqualDimension] = []
-        for path in sorted(equal_by_path):
-            constrained = equal_by_path[path]
+        for key in equal_keys:
+            constrained = by_key[key]
             by_value: dict[str, int] = {}
             for i, values in constrained.items():
                 for value in sorted(values):
                     by_value[value] = by_value.get(value, 0) | (1 << i)
             free = self.all & ~sum(1 << i for i in constrained)
-            self.equal.append(_EqualDimension(path, free, by_value, 1 << len(self.equal)))
+            dim = _EqualDimension(key[1], key[2] == "lower", free, by_value, 1 << len(self.equal))
+            self.equal.append(dim)
         self.text: list[_TextDimension] = []
-        for key in sorted(text_by_path):
-            constrained_text = text_by_path[key]
+        for key in text_keys:
+            constrained_text = by_key[key]
             automaton = ahocorasick.Automaton()
             masks: dict[str, int] = {}
             for i, words in constrained_text.items():
@@ -112,23 +139,46 @@ class RuleIndex:
                 automaton.add_word(word, masks[word])
             automaton.make_automaton()
             free = self.all & ~sum(1 << i for i in constrained_text)
-            bit = 1 << (len(equal_by_path) + len(self.text))
-            self.text.append(_TextDimension(key[0], key[1], free, automaton, bit, self.all))
+            bit = 1 << (len(self.equal) + len(self.text))
+            self.text.append(
+                _TextDimension(key[1], key[2] == "folded", free, automaton, bit, self.all)
+            )
         self.indexed = bool(self.equal or self.text)
-        # dims are numbered: equality dims first, then text dims
-        dim_keys: list[Any] = [("equal", d.path) for d in self.equal]
-        dim_keys += [("text", (d.path, d.folded)) for d in self.text]
+        self._keys: list[Key] = [*equal_keys, *text_keys]
+        #: per rule: the dimensions it is indexed on (for --explain-index)
+        self.rule_keys: list[tuple[Key, ...]] = [tuple(sorted(need)) for need in needs]
         #: per rule: (bitmask of the dims that prove conjuncts, the proven conjunct indexes)
-        self.proofs: list[tuple[int, frozenset[int]]] = []
-        for condition in conditions:
-            proofs = covered(condition, root)
-            needs = 0
-            proven: set[int] = set()
-            for k, key in enumerate(dim_keys):
-                if key in proofs:
-                    needs |= 1 << k
-                    proven.update(proofs[key])
-            self.proofs.append((needs, frozenset(proven)))
+        self.proofs: list[tuple[int, frozenset[int]]] = [
+            self._proof(condition, needs[i], root) for i, condition in enumerate(conditions)
+        ]
+
+    def _proof(
+        self, condition: cel_ast.Expr | None, need: dict[Key, frozenset[str]], root: str | None
+    ) -> tuple[int, frozenset[int]]:
+        """The conjuncts of ``condition`` the index decides: a conjunct whose
+        exact dimension and values are what the index filters this rule by."""
+        if condition is None:
+            return 0, frozenset()
+        dims = 0
+        proven: set[int] = set()
+        for j, conjunct in enumerate(conjuncts(condition)):
+            decided = exact(conjunct, root)
+            if decided is None:
+                continue
+            key, values = decided
+            # the rule is filtered by need[key]; the conjunct is proven when the
+            # index's test is the conjunct's own (text: the same words; equality:
+            # values within the conjunct's, as the intersection of every conjunct)
+            filtered = need.get(key)
+            if filtered is None:
+                continue
+            if key[0] == "text" and filtered != values:
+                continue
+            if key[0] == "equal" and not filtered <= values:
+                continue
+            dims |= 1 << self._keys.index(key)
+            proven.add(j)
+        return dims, frozenset(proven)
 
     def candidates(self, message: Any) -> tuple[int, int]:
         """``(mask, applied)``: the bitmask of rules that may match ``message``, and
@@ -142,13 +192,15 @@ class RuleIndex:
                 message.get(dim.key) if plain and dim.key is not None else _get(message, dim.path)
             )
             if type(value) is str:
+                if dim.lowered:
+                    value = value.translate(_ASCII_LOWER)
                 mask &= dim.free | dim.by_value.get(value, 0)
                 applied |= dim.bit
         for tdim in self.text:
             if not mask & (mask - 1) or (mask & tdim.constrained).bit_count() <= _DIRECT:
                 # at most one candidate left, or too few behind this automaton:
                 # the conditions' own text tests are cheaper than a scan
-                break
+                continue
             value = (
                 message.get(tdim.key)
                 if plain and tdim.key is not None
@@ -162,10 +214,22 @@ class RuleIndex:
                 applied |= tdim.bit
         return mask, applied
 
+    def explain(self, index: int) -> tuple[str, ...]:
+        """What rule ``index`` (in evaluation order) is indexed on, for people."""
+        needs, proven = self.rule_keys[index], self.proofs[index][0]
+        out = []
+        for key in needs:
+            k = self._keys.index(key)
+            out.append(_label(key) + (" (decides)" if proven >> k & 1 else ""))
+        return tuple(out)
+
     def describe(self) -> dict[str, Any]:
         """What was indexed (for docs, debugging and tests)."""
         return {
-            "equal": {".".join(d.path): sorted(d.by_value) for d in self.equal},
+            "equal": {
+                ".".join(d.path) + (" (lower-cased)" if d.lowered else ""): sorted(d.by_value)
+                for d in self.equal
+            },
             "text": {
                 ".".join(d.path) + (" (case-folded)" if d.folded else ""): len(d.automaton)
                 for d in self.text
