@@ -89,3 +89,28 @@ def test_structure_names_the_field_and_checks_the_tag() -> None:
         sf.serde.structure({"ruleset": "r", "now": "yesterday"}, sf.Decision)
     with pytest.raises(sf.InputError, match="not valid JSON"):
         sf.serde.loads("{", sf.Decision)
+
+
+def test_the_fast_decision_writer_equals_the_generic_one() -> None:
+    import json
+    from pathlib import Path
+
+    examples = Path(__file__).resolve().parents[1] / "examples" / "triage"
+    bundle = sf.load(examples)
+    seen = 0
+    for line in (examples / "messages.jsonl").read_text(encoding="utf-8").splitlines():
+        try:
+            message = json.loads(line)
+            decision = bundle.triage(message, sf.cel.parse_timestamp(message["received_at"]))
+        except (ValueError, KeyError, sf.InputError):
+            continue
+        assert sf.serde.converter.unstructure(decision) == sf.serde.generic_unstructure(decision)
+        seen += 1
+    assert seen > 300
+    odd = sf.Decision(
+        ruleset="r",
+        now=NOW,
+        values=(("t", datetime(2026, 1, 1, 0, 0, 0, 500, tzinfo=UTC)), ("m", {1: "x"})),
+        errors=(sf.ConditionError("a", "range", "m", None),),
+    )
+    assert sf.serde.converter.unstructure(odd) == sf.serde.generic_unstructure(odd)

@@ -37,7 +37,7 @@ import base64
 import json
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Final, TypeVar
 
@@ -62,7 +62,9 @@ __all__ = [
     "converter",
     "dumps",
     "from_typed_json",
+    "generic_unstructure",
     "loads",
+    "register_unstructure",
     "structure",
     "structure_records",
     "to_json_value",
@@ -273,6 +275,20 @@ def _unstructure_frozen_map(value: FrozenMap) -> Any:
     return to_typed_json(value)
 
 
+def register_unstructure(cls: type[T], write: Callable[[T], dict[str, Any]]) -> None:
+    """Make ``write`` the converter's way to write ``cls``: a hand-written fast
+    path for a record written very often (a triage decision per message).  It
+    must give exactly what the generic converter gives (test it against
+    :func:`generic_unstructure`); the module defining ``cls`` registers it when
+    it is imported, before any ``cls`` exists."""
+    converter.register_unstructure_hook(cls, write)
+
+
+def generic_unstructure(value: Any) -> Any:
+    """What the converter writes for ``value`` without any registered fast path."""
+    return _generic.unstructure(value)
+
+
 def _make_converter() -> cattrs.Converter:
     conv = cattrs.Converter()
     conv.register_unstructure_hook(datetime, format_timestamp)
@@ -299,6 +315,8 @@ def _structure_mapping(data: Any, _: Any) -> Mapping[str, Any]:
 #: The converter: every record socialflow reads or writes goes through it.
 #: Use :func:`unstructure`/:func:`structure` for version tags.
 converter: Final = _make_converter()
+#: The same rules without the fast paths, to test them against.
+_generic: Final = _make_converter()
 
 _CAMEL: Final = re.compile(r"(?<!^)(?=[A-Z])")
 

@@ -57,6 +57,8 @@ WEEKDAY_NAMES: Final = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 HORIZON_DAYS: Final = 146_097
 
 _US_PER_DAY: Final = 86_400_000_000
+#: How many local days one calendar remembers the opening intervals of.
+_DAY_MEMO: Final = 4096
 _EPOCH_UTC: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _EPOCH_NAIVE: Final = datetime(1970, 1, 1)
 _EPOCH_ORDINAL: Final = _EPOCH_NAIVE.toordinal()
@@ -270,6 +272,10 @@ class Calendar:
     _week_us: int = attrs.field(init=False, eq=False, repr=False)
     _closed_ordinals: tuple[int, ...] = attrs.field(init=False, eq=False, repr=False)
     _closed_set: frozenset[int] = attrs.field(init=False, eq=False, repr=False)
+    #: A memo of local day -> opening intervals (instants): a day's intervals
+    #: depend only on the calendar, so every deadline on that day reuses them.
+    #: Bounded; never part of equality, pickling or any result.
+    _days: dict[int, tuple[tuple[int, int], ...]] = attrs.field(init=False, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         zone = _load_zone(self.timezone)
@@ -286,6 +292,7 @@ class Calendar:
         object.__setattr__(self, "_week_us", sum(e - s for d in days for s, e in d))
         object.__setattr__(self, "_closed_ordinals", ordinals)
         object.__setattr__(self, "_closed_set", frozenset(ordinals))
+        object.__setattr__(self, "_days", {})
 
     @classmethod
     def build(
@@ -451,8 +458,17 @@ class _Walk:
 
     # -- opening intervals ---------------------------------------------------------------
 
-    def intervals(self, ordinal: int) -> list[tuple[int, int]]:
+    def intervals(self, ordinal: int) -> tuple[tuple[int, int], ...]:
         """The non-empty opening intervals (instants) of local day ``ordinal``, in order."""
+        days = self._calendar._days
+        found = days.get(ordinal)
+        if found is None:
+            if len(days) >= _DAY_MEMO:
+                days.clear()  # a plain bound: deadlines cluster on recent days
+            found = days[ordinal] = tuple(self._intervals(ordinal))
+        return found
+
+    def _intervals(self, ordinal: int) -> list[tuple[int, int]]:
         calendar = self._calendar
         hours = calendar._day_hours[(ordinal - 1) % 7]
         if not hours or ordinal in calendar._closed_set:

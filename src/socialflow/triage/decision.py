@@ -14,7 +14,8 @@ from typing import Any
 
 import attrs
 
-from socialflow.serde import Pairs
+from socialflow.cel.values import format_timestamp
+from socialflow.serde import Pairs, register_unstructure, to_json_value
 from socialflow.timing.escalation import EscalationPlan
 from socialflow.timing.sla import SlaDeadlines
 
@@ -158,3 +159,63 @@ def _fast_constructor() -> Any:
 #: ``make_decision(ruleset, now, matched, route, ..., _engine, _message)``, positional
 #: in field order; for the triage engine only.
 make_decision = _fast_constructor()
+
+
+def _decision_json(d: Decision) -> dict[str, Any]:
+    """``d`` as the converter writes it, written out by hand: the one mapping of
+    :mod:`socialflow.serde`, made fast for the record every triaged message
+    produces (a test checks it equals the converter's generic output)."""
+    sla = d.sla
+    plan = d.escalation
+    return {
+        "ruleset": d.ruleset,
+        "now": format_timestamp(d.now),
+        "matched": list(d.matched),
+        "route": d.route,
+        "assign": d.assign,
+        "priority": d.priority,
+        "tags": list(d.tags),
+        "response": d.response,
+        "response_text": d.response_text,
+        "values": {name: to_json_value(value) for name, value in d.values},
+        "sla": None
+        if sla is None
+        else {
+            "policy": sla.policy,
+            "first_response_at": None
+            if sla.first_response_at is None
+            else format_timestamp(sla.first_response_at),
+            "resolution_at": None
+            if sla.resolution_at is None
+            else format_timestamp(sla.resolution_at),
+        },
+        "escalation": None
+        if plan is None
+        else {
+            "policy": plan.policy,
+            "steps": [
+                {
+                    "at": format_timestamp(step.at),
+                    "level": step.level,
+                    "round": step.round,
+                    "targets": [{"kind": t.kind, "name": t.name} for t in step.targets],
+                }
+                for step in plan.steps
+            ],
+            "acknowledged_at": None
+            if plan.acknowledged_at is None
+            else format_timestamp(plan.acknowledged_at),
+        },
+        "errors": [
+            {"rule": e.rule, "kind": e.kind, "message": e.message, "location": e.location}
+            for e in d.errors
+        ],
+        "overrides": [
+            {"output": o.output, "rule": o.rule, "value": o.value, "kept": o.kept}
+            for o in d.overrides
+        ],
+        "message_id": d.message_id,
+    }
+
+
+register_unstructure(Decision, _decision_json)
