@@ -40,6 +40,8 @@ __all__ = [
 ]
 
 _IDENTIFIER: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+#: A lone surrogate: a str may hold one, UTF-8 cannot.
+_SURROGATE: Final = re.compile("[\ud800-\udfff]")
 
 
 def print_err(message: str) -> None:
@@ -65,11 +67,13 @@ def read_text(path: str, what: str) -> str:
 
 
 def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise _DuplicateKey(key)
-        out[key] = value
+    out = dict(pairs)
+    if len(out) != len(pairs):  # rare: find which key, in order
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKey(key)
+            seen.add(key)
     return out
 
 
@@ -276,7 +280,7 @@ def json_line(data: Any) -> str:
     text = json.dumps(
         data, ensure_ascii=False, sort_keys=True, allow_nan=False, separators=(",", ":")
     )
-    if any("\ud800" <= ch <= "\udfff" for ch in text):
+    if _SURROGATE.search(text) is not None:
         text = text.encode("utf-8", "backslashreplace").decode("utf-8")
     return text + "\n"
 
