@@ -14,6 +14,7 @@ from typing import Any
 
 import attrs
 
+from socialflow._records import fast_constructor
 from socialflow.cel.values import format_timestamp
 from socialflow.serde import Pairs, register_unstructure, to_json_value
 from socialflow.timing.escalation import EscalationPlan
@@ -44,7 +45,7 @@ class Override:
     kept: str
 
 
-@attrs.frozen
+@attrs.frozen(weakref_slot=False)
 class Decision:
     """The triage decision for one message.
 
@@ -139,26 +140,9 @@ class Explanation:
         return "\n".join(lines)
 
 
-def _fast_constructor() -> Any:
-    """A constructor for the engine's hot path that skips attrs' frozen ``__setattr__``.
-
-    It stores the same fields, in the same slots, as ``Decision(...)``; a test
-    checks the two give equal decisions.  Built once from the field names only.
-    """
-    names = [a.name for a in attrs.fields(Decision)]
-    namespace: dict[str, Any] = {"_new": object.__new__, "_Decision": Decision}
-    lines = [f"def make({', '.join(names)}):", "    d = _new(_Decision)"]
-    for i, name in enumerate(names):
-        namespace[f"_set{i}"] = Decision.__dict__[name].__set__
-        lines.append(f"    _set{i}(d, {name})")
-    lines.append("    return d")
-    exec("\n".join(lines) + "\n", namespace)
-    return namespace["make"]
-
-
-#: ``make_decision(ruleset, now, matched, route, ..., _engine, _message)``, positional
-#: in field order; for the triage engine only.
-make_decision = _fast_constructor()
+#: ``make_decision(ruleset, now, matched, route, ...)``, positional in field order,
+#: without validation; for the triage engine only.
+make_decision = fast_constructor(Decision)
 
 
 def _decision_json(d: Decision) -> dict[str, Any]:

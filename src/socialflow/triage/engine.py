@@ -285,7 +285,7 @@ class TriageEngine:
         if type(message_id) is not str:
             message_id = None
         if outcome is None:
-            return make_decision(  # type: ignore[no-any-return]  # generated constructor
+            return make_decision(
                 program.name, now, (), None, None, "normal", (), None, None, (), None, None,
                 (), (), message_id,
             )  # fmt: skip
@@ -310,7 +310,7 @@ class TriageEngine:
                 except UsageError as e:
                     _range_error(outcome, escalation_name[1], e, strict)
         values = outcome.values
-        return make_decision(  # type: ignore[no-any-return]  # generated constructor
+        return make_decision(
             program.name,
             now,
             tuple(outcome.matched),

@@ -20,8 +20,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any, Final, TypeVar
 
-import attrs
-
+from socialflow._records import fast_constructor
 from socialflow._suggest import did_you_mean
 from socialflow.cel.compiler import compile_ast
 from socialflow.cel.limits import Limits
@@ -53,31 +52,8 @@ Evaluate = Callable[[Mapping[str, Any]], Any]
 Access = Any  # an sf.Access, sf.ALLOW_ALL or a callable (actor, permission, resource) -> bool
 
 
-def _fast_constructor(cls: type[T]) -> Callable[..., T]:
-    """A positional constructor for the frozen, slotted attrs class ``cls``, for
-    the hot path (every step builds an instance and a result).
-
-    attrs' frozen ``__init__`` sets each slot through ``object.__setattr__``
-    (about 60 ns a field).  Here a plain twin class with the very same slots
-    is filled with ordinary attribute stores, which CPython specialises, and
-    the finished object then becomes a ``cls`` by ``__class__`` assignment,
-    which CPython allows between classes of identical layout.  The object is
-    complete before it is a ``cls``, so nobody sees it half-built; a test
-    checks the result equals ``cls(...)`` field for field.
-    """
-    names = [a.name for a in attrs.fields(cls)]  # type: ignore[arg-type]  # attrs classes only
-    twin = type(f"_{cls.__name__}Builder", (), {"__slots__": cls.__slots__})  # type: ignore[attr-defined]  # slotted
-    lines = [f"def make({', '.join(names)}):", "    o = _twin()"]
-    lines.extend(f"    o.{name} = {name}" for name in names)
-    lines += ["    o.__class__ = _cls", "    return o"]
-    namespace: dict[str, Any] = {"_twin": twin, "_cls": cls}
-    exec(compile("\n".join(lines) + "\n", f"<socialflow fast {cls.__name__}>", "exec"), namespace)
-    make: Callable[..., T] = namespace["make"]
-    return make
-
-
-_make_instance = _fast_constructor(Instance)
-_make_result = _fast_constructor(StepResult)
+_make_instance = fast_constructor(Instance)
+_make_result = fast_constructor(StepResult)
 
 
 def _effect(spec: CheckedEffect) -> Effect:

@@ -1,4 +1,5 @@
-"""The engine's fast constructors build exactly what the attrs constructors build."""
+"""The engines' fast constructors (``socialflow._records``) build exactly what the
+attrs constructors build."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ import attrs
 import pytest
 
 import socialflow as sf
+from socialflow._records import fast_constructor
 from socialflow.cel.values import FrozenMap
+from socialflow.triage.decision import make_decision
 from socialflow.workflow.engine import _make_instance, _make_result
 
 NOW = datetime(2026, 11, 23, tzinfo=UTC)
@@ -34,3 +37,27 @@ def test_the_fast_result_is_a_step_result() -> None:
     assert sf.serde.loads(sf.serde.dumps(fast), sf.StepResult) == slow
     with pytest.raises(attrs.exceptions.FrozenInstanceError):
         fast.accepted = True  # type: ignore[misc]  # frozen on purpose
+
+
+def test_the_fast_decision_is_a_decision() -> None:
+    import attrs as attrs_module
+
+    fields = [a.name for a in attrs_module.fields(sf.Decision)]
+    values = dict.fromkeys(fields)
+    values.update(
+        ruleset="r", now=NOW, matched=("a",), priority="high", tags=("t",), values=(("k", 1),)
+    )
+    values.update(errors=(), overrides=())
+    fast = make_decision(*(values[name] for name in fields))
+    slow = sf.Decision(**values)
+    assert type(fast) is sf.Decision and fast == slow and repr(fast) == repr(slow)
+    assert pickle.loads(pickle.dumps(fast)) == slow
+
+
+def test_a_weakref_slot_is_refused() -> None:
+    @attrs.frozen
+    class WithWeakref:
+        a: int
+
+    with pytest.raises(TypeError, match="weakref_slot=False"):
+        fast_constructor(WithWeakref)
