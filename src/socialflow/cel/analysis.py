@@ -11,10 +11,14 @@ up.  Each belongs to a *dimension* (:data:`Key`):
 * ``("equal", path, "")``: ``msg.f == "a"``, ``"a" == msg.f``, ``msg.f in ["a", "b"]``;
 * ``("equal", path, "lower")``: the same on ``msg.f.lowerAscii()``;
 * ``("text", path, "raw")``: ``msg.f.contains("a")``, ``msg.f.containsAny([...])``;
-* ``("text", path, "folded")``: ``containsWord``, ``containsAnyWord``,
-  ``startsWith``/``endsWith`` (a prefix is also a substring), and any of the
-  text tests on ``msg.f.lowerAscii()``; the words are case-folded and the
-  message text is case-folded before the scan.
+* ``("text", path, "word")``: ``containsWord``, ``containsAnyWord`` (on the
+  field or its ``lowerAscii()``): the words are case-folded, the message text
+  is case-folded before the scan, and a hit counts only at word boundaries,
+  exactly as ``containsWord`` decides;
+* ``("text", path, "folded")``: a case-folded substring every text test needs
+  (``startsWith``/``endsWith``, tests on ``lowerAscii()``, and the raw and
+  word tests too): necessary, never sufficient.  It lets an ``||`` of
+  different kinds of text tests on one field be indexed.
 
 :func:`necessary` gives, for any expression, the tests that must hold for it to
 be true (``a || b`` needs the union of what ``a`` and ``b`` need on a dimension
@@ -47,7 +51,8 @@ Key = tuple[str, tuple[str, ...], str]
 Needs = dict[Key, frozenset[str]]
 
 _RAW_TEXT: Final = frozenset({"contains", "containsAny"})
-_FOLDED_TEXT: Final = frozenset({"containsWord", "containsAnyWord", "startsWith", "endsWith"})
+_WORD_TEXT: Final = frozenset({"containsWord", "containsAnyWord"})
+_FOLDED_TEXT: Final = frozenset({"startsWith", "endsWith"})
 _LIST_ARG: Final = frozenset({"containsAny", "containsAnyWord"})
 
 
@@ -122,10 +127,14 @@ def _strings(expr: cel_ast.Expr, many: bool) -> tuple[str, ...] | None:
     return None
 
 
-def _test(expr: cel_ast.Expr, root: str) -> tuple[Key, frozenset[str], bool] | None:
-    """``(dimension, values, exact)`` when ``expr`` is one indexable test."""
+Test = tuple[Key, frozenset[str], bool]
+
+
+def _tests(expr: cel_ast.Expr, root: str) -> list[Test]:
+    """``(dimension, values, exact)`` for each dimension ``expr`` is a test on:
+    empty when ``expr`` is not one indexable test."""
     if not isinstance(expr, cel_ast.Call):
-        return None
+        return []
     fn, args, target = expr.function, expr.args, expr.target
     if fn in ("_==_", "@in") and target is None and len(args) == 2:
         left, right = args
@@ -134,24 +143,38 @@ def _test(expr: cel_ast.Expr, root: str) -> tuple[Key, frozenset[str], bool] | N
         field = _field(left, root)
         values = _strings(right, fn == "@in")
         if field is None or values is None:
-            return None
+            return []
         path, lowered = field
         if lowered:
             # `x.lowerAscii() == "Ab"` can never hold: keep only what can
             values = tuple(v for v in values if v == _lower_ascii(v))
-        return ("equal", path, "lower" if lowered else ""), frozenset(values), True
-    if (fn in _RAW_TEXT or fn in _FOLDED_TEXT) and target is not None and len(args) == 1:
+        return [(("equal", path, "lower" if lowered else ""), frozenset(values), True)]
+    if fn in _RAW_TEXT | _WORD_TEXT | _FOLDED_TEXT and target is not None and len(args) == 1:
         field = _field(target, root)
         words = _strings(args[0], fn in _LIST_ARG)
         if field is None or not words or not all(words):
-            return None
+            return []
         path, lowered = field
+        folded = frozenset(w.casefold() for w in words)
+        found: list[Test] = []
         if fn in _RAW_TEXT and not lowered:
-            return ("text", path, "raw"), frozenset(words), True
-        if lowered and not all(w.isascii() for w in words):
-            return None  # lowerAscii keeps other letters as they are: no folding rule
-        # a case-folded scan finds every place these can match: necessary only
-        return ("text", path, "folded"), frozenset(w.casefold() for w in words), False
+            found.append((("text", path, "raw"), frozenset(words), True))
+        elif fn in _WORD_TEXT:
+            # containsWord case-folds text and word itself: lowerAscii() changes nothing
+            found.append((("text", path, "word"), folded, True))
+        elif lowered and not all(w.isascii() for w in words):
+            return []  # lowerAscii keeps other letters as they are: no folding rule
+        # every text test needs its words, case-folded, somewhere in the folded text
+        found.append((("text", path, "folded"), folded, False))
+        return found
+    return []
+
+
+def _test(expr: cel_ast.Expr, root: str) -> Test | None:
+    """The one exact test ``expr`` is, if it is one."""
+    for test in _tests(expr, root):
+        if test[2]:
+            return test
     return None
 
 
@@ -180,11 +203,7 @@ def necessary(expr: cel_ast.Expr | None, root: str | None) -> Needs:
             for side_needs in sides[1:]:
                 common &= set(side_needs)
             return {key: frozenset().union(*(s[key] for s in sides)) for key in sorted(common)}
-    test = _test(expr, root)
-    if test is None:
-        return {}
-    key, values, _ = test
-    return {key: values}
+    return {key: values for key, values, _ in _tests(expr, root)}
 
 
 def _and(into: Needs, more: Needs) -> None:
@@ -212,7 +231,7 @@ def exact(expr: cel_ast.Expr, root: str | None) -> tuple[Key, frozenset[str]] | 
     found: list[tuple[Key, frozenset[str]]] = []
     for part in disjuncts(expr):
         test = _test(part, root)
-        if test is None or not test[2]:
+        if test is None:
             return None
         found.append((test[0], test[1]))
     keys = {key for key, _ in found}

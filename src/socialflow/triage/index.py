@@ -54,9 +54,6 @@ from socialflow.cel.analysis import Key, conjuncts, exact, necessary
 
 __all__ = ["RuleIndex"]
 
-#: Below this many constrained candidates, scanning the text costs more than
-#: letting the conditions test it.
-_DIRECT: Final = 2
 
 _ASCII_LOWER: Final = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
@@ -76,12 +73,12 @@ class _EqualDimension:
 
 
 class _TextDimension:
-    __slots__ = ("automaton", "bit", "constrained", "folded", "free", "key", "path")
+    __slots__ = ("automaton", "bit", "constrained", "folded", "free", "key", "path", "words")
 
     def __init__(
         self,
         path: tuple[str, ...],
-        folded: bool,
+        form: str,
         free: int,
         automaton: Any,
         bit: int,
@@ -89,11 +86,29 @@ class _TextDimension:
     ) -> None:
         self.path = path
         self.key = path[0] if len(path) == 1 else None
-        self.folded = folded
+        #: the text is case-folded before the scan
+        self.folded = form != "raw"
+        #: a hit counts only at word boundaries (``containsWord``)
+        self.words = form == "word"
         self.free = free
         self.constrained = everything & ~free
         self.automaton = automaton
         self.bit = bit
+
+
+def _useful(need: dict[Key, frozenset[str]]) -> dict[Key, frozenset[str]]:
+    """``need`` without the case-folded text needs that a raw or whole-word need on
+    the same field implies (one scan of that field is enough)."""
+    exact_text = {path for kind, path, form in need if kind == "text" and form != "folded"}
+    return {
+        key: values
+        for key, values in need.items()
+        if not (key[0] == "text" and key[2] == "folded" and key[1] in exact_text)
+    }
+
+
+def _is_word_char(ch: str) -> bool:
+    return ch.isalnum() or ch == "_"
 
 
 def _label(key: Key) -> str:
@@ -101,7 +116,10 @@ def _label(key: Key) -> str:
     field = ".".join(path)
     if kind == "equal":
         return f"{field}: value" + (", lower-cased" if form == "lower" else "")
-    return f"{field}: keywords" + (", case-folded" if form == "folded" else "")
+    return (
+        f"{field}: "
+        + {"raw": "keywords", "word": "whole words", "folded": "keywords, case-folded"}[form]
+    )
 
 
 class RuleIndex:
@@ -110,7 +128,7 @@ class RuleIndex:
     def __init__(self, conditions: Sequence[cel_ast.Expr | None], root: str | None) -> None:
         n = len(conditions)
         self.all = (1 << n) - 1
-        needs = [necessary(condition, root) for condition in conditions]
+        needs = [_useful(necessary(condition, root)) for condition in conditions]
         by_key: dict[Key, dict[int, frozenset[str]]] = {}
         for i, need in enumerate(needs):
             for key, values in need.items():
@@ -136,13 +154,22 @@ class RuleIndex:
                 for word in words:
                     masks[word] = masks.get(word, 0) | (1 << i)
             for word in sorted(masks):
-                automaton.add_word(word, masks[word])
+                if key[2] == "word":
+                    # what a hit must check, as containsWord does: the boundary on a
+                    # side only when the word itself starts (ends) with a word character
+                    checks = (
+                        masks[word],
+                        len(word),
+                        _is_word_char(word[0]),
+                        _is_word_char(word[-1]),
+                    )
+                    automaton.add_word(word, checks)
+                else:
+                    automaton.add_word(word, masks[word])
             automaton.make_automaton()
             free = self.all & ~sum(1 << i for i in constrained_text)
             bit = 1 << (len(self.equal) + len(self.text))
-            self.text.append(
-                _TextDimension(key[1], key[2] == "folded", free, automaton, bit, self.all)
-            )
+            self.text.append(_TextDimension(key[1], key[2], free, automaton, bit, self.all))
         self.indexed = bool(self.equal or self.text)
         self._keys: list[Key] = [*equal_keys, *text_keys]
         #: per rule: the dimensions it is indexed on (for --explain-index)
@@ -197,10 +224,8 @@ class RuleIndex:
                 mask &= dim.free | dim.by_value.get(value, 0)
                 applied |= dim.bit
         for tdim in self.text:
-            if not mask & (mask - 1) or (mask & tdim.constrained).bit_count() <= _DIRECT:
-                # at most one candidate left, or too few behind this automaton:
-                # the conditions' own text tests are cheaper than a scan
-                continue
+            if not mask & tdim.constrained:
+                continue  # no candidate left that this dimension filters
             value = (
                 message.get(tdim.key)
                 if plain and tdim.key is not None
@@ -208,8 +233,13 @@ class RuleIndex:
             )
             if type(value) is str:
                 found = tdim.free
-                for _, word_mask in tdim.automaton.iter(value.casefold() if tdim.folded else value):
-                    found |= word_mask
+                if tdim.words:
+                    found |= _word_hits(tdim.automaton, value.casefold())
+                else:
+                    for _, word_mask in tdim.automaton.iter(
+                        value.casefold() if tdim.folded else value
+                    ):
+                        found |= word_mask
                 mask &= found
                 applied |= tdim.bit
         return mask, applied
@@ -231,10 +261,29 @@ class RuleIndex:
                 for d in self.equal
             },
             "text": {
-                ".".join(d.path) + (" (case-folded)" if d.folded else ""): len(d.automaton)
+                ".".join(d.path)
+                + (" (whole words)" if d.words else " (case-folded)" if d.folded else ""): len(
+                    d.automaton
+                )
                 for d in self.text
             },
         }
+
+
+def _word_hits(automaton: Any, hay: str) -> int:
+    """The rules whose whole words occur in ``hay`` (case-folded already)."""
+    found = 0
+    size = len(hay)
+    for end, (word_mask, length, left, right) in automaton.iter(hay):
+        if found & word_mask == word_mask:
+            continue
+        start = end - length + 1
+        if left and start > 0 and _is_word_char(hay[start - 1]):
+            continue
+        if right and end + 1 < size and _is_word_char(hay[end + 1]):
+            continue
+        found |= word_mask
+    return found
 
 
 def _get(message: Any, path: tuple[str, ...]) -> Any:
