@@ -97,3 +97,12 @@ def test_lookups_in_big_host_maps_do_not_scan() -> None:
     assert program.evaluate({"m": big, "keys": [0, 1] * 1000}) is True
     assert exact_lookup(big, 1) == (True, 1)
     assert exact_lookup(big, True) == (False, None)
+
+
+@pytest.mark.parametrize("backend", ["compiled", "interpreted"])
+def test_transform_map_keeps_the_keys_of_its_range(backend: str) -> None:
+    program = sf.cel.compile("m.transformMap(k, v, v * 2)", backend=backend)  # type: ignore[arg-type]
+    out = program.evaluate({"m": CelMap([(1, 10), (True, 20)])})
+    assert out == CelMap([(1, 20), (True, 40)])
+    assert type(program.evaluate({"m": {1: 10}})) is dict
+    assert program.evaluate({"m": [5, 6]}) == {0: 10, 1: 12}
