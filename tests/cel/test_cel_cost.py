@@ -225,3 +225,24 @@ def test_programs_pickle_with_their_limits() -> None:
     again = pickle.loads(pickle.dumps(program))
     assert again.cost_estimate == program.cost_estimate
     assert again.evaluate({"x": "abc"}) == 3
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'channel in ["twitter", "facebook"] && sentiment < -0.3 && text.contains(" refund ")',
+        'msg.text.containsAny(["refund", "broken"]) || size(msg.tags) > 2',
+    ],
+)
+def test_the_hot_path_pays_nothing(text: str) -> None:
+    # conditions that read, compare and scan once make no meter at all
+    assert "_cnt" not in sf.cel.compile(text).source()
+
+
+def test_a_meter_is_made_only_on_the_paths_that_charge() -> None:
+    lines = sf.cel.compile("msg.followers + 1 > 1000").source().splitlines()
+    assert "        _cnt = None" in lines  # nothing made up front ...
+    made = [i for i, line in enumerate(lines) if "_cnt = [0, 0]" in line]
+    assert len(made) == 1  # ... only in the branch where `+` may build a string
+    assert lines[made[0] - 1].strip() == "else:"
+    assert "_float" in lines[made[0] - 2]  # after the int and double fast paths

@@ -359,3 +359,38 @@ def test_time_zones_in_range_still_work(backend: str) -> None:
     assert ev('timestamp("2026-01-01T00:00:00Z").getHours("23:59")') == 23
     assert ev('timestamp("2026-01-01T00:00:00Z").getHours("-05:00")') == 19
     assert ev('timestamp("0001-01-01T00:00:00Z").getHours("+01:00")') == 1
+
+
+# -- no raw Python exception from any function --------------------------------------------------
+
+
+def test_every_function_fails_only_with_eval_errors() -> None:
+    """Every registered function on odd arguments: a result or an ``EvalError``,
+    never a raw ``ValueError``/``OverflowError``/``TypeError`` from inside."""
+    import itertools
+    import math
+    from datetime import UTC, datetime, timedelta
+
+    from socialflow.cel.functions import FUNCTIONS, OPERATORS, REGISTRY
+
+    odd: list[Any] = [
+        None, True, 0, -1, 2**63 - 1, -(2**63), sf.cel.UInt(2**64 - 1), 1.5, math.nan,
+        math.inf, 1e308, "", "a", "99:00", "+24:00", "America/New_York", "x" * 300,
+        "\x00", "(", "9" * 5000, b"", b"\xff", [], ["a"], [1], {}, {True: 1},
+        datetime(1, 1, 1, tzinfo=UTC), datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC),
+        datetime(2020, 1, 1), timedelta(days=999_999_999), -timedelta(days=999_999_999),
+        sf.cel.Type("int"),
+    ]  # fmt: skip
+    start = time.process_time()
+    for name, fn in FUNCTIONS.items():
+        arities = REGISTRY[name].arities if name in OPERATORS else (0, 1, 2)
+        for n in arities:
+            for args in itertools.product(odd, repeat=n):
+                with contextlib.suppress(sf.EvalError):
+                    fn(*args)
+        if name not in OPERATORS:  # a deterministic sample of three arguments
+            for i in range(0, len(odd) ** 3, 97):
+                args3 = (odd[i % len(odd)], odd[i // len(odd) % len(odd)], odd[i // len(odd) ** 2])
+                with contextlib.suppress(sf.EvalError):
+                    fn(*args3)
+    assert time.process_time() - start < 30
