@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from socialflow.cel import ast
 from socialflow.cel.compiler import compile_ast
+from socialflow.cel.cost import CostEstimate, estimate_cost
 from socialflow.cel.interpreter import evaluate as interpret
 from socialflow.cel.limits import Limits
 from socialflow.cel.parser import parse
@@ -39,6 +40,7 @@ Declarations = Mapping[str, Any]
 
 __all__ = [
     "CheckError",
+    "CostEstimate",
     "Duration",
     "EvalError",
     "LimitExceededError",
@@ -74,6 +76,7 @@ class Program:
         "_name",
         "_text",
         "ast",
+        "cost_estimate",
         "evaluate",
         "result_type",
     )
@@ -105,6 +108,11 @@ class Program:
 
             self.result_type = check(tree, declarations)
         self.ast: ast.Expr = tree
+        #: What every evaluation costs at least (and at most, for an expression
+        #: that reads no variable), in the units of ``Limits.max_cost``: see
+        #: :class:`CostEstimate`.  ``compile`` fails with ``SourceLimitError``
+        #: (``cost_limit``) when the minimum already exceeds ``max_cost``.
+        self.cost_estimate: CostEstimate = estimate_cost(tree, limits)
         if backend == "compiled":
             self.evaluate = compile_ast(tree, limits, name)
         elif backend == "interpreted":
@@ -180,6 +188,9 @@ def compile(
     Raises:
         ParseError: the text is not valid CEL.
         CheckError: with declarations, names or types are wrong.
+        SourceLimitError: the text is too long or too deeply nested, or every
+            evaluation would cost more than ``limits.max_cost``
+            (``kind="cost_limit"``, see ``docs/limits.md``).
     """
     if not isinstance(text, str):
         raise UsageError("CEL source must be a string")

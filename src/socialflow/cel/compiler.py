@@ -11,6 +11,13 @@ or passed as bound constants, CEL names never become Python identifiers
 (locals are ``_t1``, ``_v2``...), and field names appear only as string
 literals.
 
+The cost budget (``Limits.max_cost``, the model in :mod:`socialflow.cel.runtime`)
+is charged only where work can grow or repeat: calls that build strings and
+lists, product scans, and comprehension bodies, where the per-iteration charge
+is a constant and scans and string comparisons take the charged path.  Code
+outside comprehensions that reads, compares or scans once charges nothing and
+makes no meter (``_cnt``, made on first use).
+
 ``&&``/``||`` chains are flattened; each operand is evaluated inside its own
 ``try`` so errors are absorbed as CEL specifies.  Deeply nested expressions
 spill into helper functions so Python's block and indentation limits are never
@@ -30,8 +37,8 @@ from typing import Any, Final
 from socialflow.cel import ast, ext, runtime, stdlib
 from socialflow.cel.functions import FUNCTIONS, GLOBAL_ONLY, RECEIVER_ONLY
 from socialflow.cel.limits import Limits
-from socialflow.cel.re2 import compile_regex
-from socialflow.cel.runtime import SizeChecker, qualified_names, resolve_qualified
+from socialflow.cel.re2 import compile_regex, cost_factor
+from socialflow.cel.runtime import Budget, call_mode, qualified_names, resolve_qualified
 from socialflow.cel.values import INT_MAX, INT_MIN, no_overload
 from socialflow.errors import EvalError, LimitExceededError, SourceLimitError, UsageError
 from socialflow.source import Span
@@ -46,8 +53,6 @@ _NESTED_LOGIC: Final = 8
 
 _COMPARE_OPS: Final = {"_<_": "<", "_<=_": "<=", "_>_": ">", "_>=_": ">="}
 _ARITH_OPS: Final = {"_+_": "+", "_-_": "-", "_*_": "*"}
-#: Functions whose results can grow beyond their inputs: their size is checked.
-_GROWING: Final = frozenset({"_+_", "replace", "join", "split", "string", "bytes"})
 
 
 #: Generated code's global names -> what they are bound to.
@@ -65,6 +70,7 @@ _HELPERS: Final[dict[str, Any]] = {
     "_pred_error": runtime.predicate_error,
     "_range1": runtime.range1,
     "_range2": runtime.range2,
+    "_new_map": runtime.new_map,
     "_filter_error": runtime.filter_error,
     "_iteration_limit": runtime.iteration_limit,
     "_noov": no_overload,
@@ -110,6 +116,11 @@ class _Gen:
         self.indent = 0
         self.blocks = 0
         self.uses_iterations = False
+        #: the expression charges the meter somewhere outside a comprehension
+        self.uses_meter = False
+        #: how many comprehension bodies enclose the code being generated
+        self.body_depth = 0
+        self.budget = Budget(limits)
         self.helpers: set[str] = set()
 
     # -- emission -------------------------------------------------------------------------
@@ -131,6 +142,26 @@ class _Gen:
     def helper(self, name: str) -> str:
         self.helpers.add(name)
         return name
+
+    def meter(self, span: Span | None) -> str:
+        """The meter's name, made first if the main function may not have one yet."""
+        if self.fn.name == "_sf_eval" and not self.uses_iterations:
+            self.uses_meter = True
+            self.emit("if _cnt is None: _cnt = [0, 0]", span)
+        return "_cnt"
+
+    def charge(self, units: str, span: Span | None, made: bool = False) -> None:
+        """Emit: add ``units`` (an expression) to the meter's cost and check it
+        (``made``: the meter was made already on this path)."""
+        cnt = "_cnt" if made else self.meter(span)
+        self.emit(f"{cnt}[0] += {units}", span)
+        self.emit(
+            f"if {cnt}[0] > {self.limits.max_cost}: {self.const(self.budget)}.over({cnt})", span
+        )
+
+    @property
+    def in_body(self) -> bool:
+        return self.body_depth > 0
 
     def const(self, value: Any) -> str:
         key = (type(value), value if _hashable(value) else id(value))
@@ -178,11 +209,15 @@ class _Gen:
                 return t
             case ast.CreateList(elements=elements):
                 items = [self.expr(e, scope) for e in elements]
+                if self.in_body and items:
+                    self.charge(str(len(items)), node.span)
                 t = self.tmp()
                 self.emit(f"{t} = [{', '.join(items)}]", node.span)
                 return t
             case ast.CreateMap(entries=entries):
                 pairs = [(self.expr(k, scope), self.expr(v, scope)) for k, v in entries]
+                if self.in_body and pairs:
+                    self.charge(str(len(pairs)), node.span)
                 t = self.tmp()
                 body = ", ".join(f"({k}, {v})" for k, v in pairs)
                 self.emit(
@@ -207,6 +242,7 @@ class _Gen:
         inner = self.fn
         self.functions.append(inner)
         self.fn, self.indent, self.blocks = outer
+        self.meter(node.span)  # the sub-function charges the caller's meter
         t = self.tmp()
         self.emit(f"{t} = {inner.name}({', '.join(params)})", node.span)
         return t
@@ -355,12 +391,20 @@ class _Gen:
             return fast
         args = [self.expr(a, scope) for a in arg_nodes]
         t = self.tmp()
-        impl = self.const(fn)
-        call = f"{impl}({', '.join(args)})"
-        if function in _GROWING:
-            call = f"{self.const(SizeChecker(self.limits))}({call})"
-        self.emit(f"{t} = {call}", span)
+        self.emit(f"{t} = {self.charged_call(function, arg_nodes, args, span)}", span)
         return t
+
+    def charged_call(
+        self, function: str, arg_nodes: tuple[ast.Expr, ...], args: list[str], span: Span
+    ) -> str:
+        """The Python expression calling ``function`` on ``args`` (local names or
+        literals), through the budget as :func:`runtime.call_mode` says."""
+        impl = self.const(FUNCTIONS[function])
+        mode = call_mode(function, arg_nodes, self.in_body)
+        if mode == "free":
+            return f"{impl}({', '.join(args)})"
+        cnt = self.meter(span)
+        return f"{self.const(self.budget)}.{mode}({cnt}, {function!r}, {impl}, {', '.join(args)})"
 
     def fail(self, error: EvalError, span: Span) -> str:
         t = self.tmp()
@@ -384,6 +428,8 @@ class _Gen:
             self.emit(f"elif {a} is False: {t} = True", span)
             self.emit(f"else: {t} = {self.helper('_not')}({a})", span)
             return t
+        if self.in_body and function not in ("matches", "size"):
+            return None  # in comprehension bodies: the charged generic call
         if function == "@in" and len(arg_nodes) == 2:
             return self.membership(arg_nodes, scope, span)
         if function in ("contains", "startsWith", "endsWith") and len(arg_nodes) == 2:
@@ -410,13 +456,20 @@ class _Gen:
                     regex = compile_regex(pattern.value)
                 except EvalError:
                     return None
-                s = self.expr(arg_nodes[0], scope)
+                s = self.local(self.expr(arg_nodes[0], scope), span)
                 t = self.tmp()
+                cnt = self.meter(span)
+                # the cost of runtime.Budget.scan for `matches`, computed here once
+                fixed, factor = len(pattern.value), cost_factor(regex)
+                self.emit(f"if type({s}) is _str:", span)
+                self.indent += 1
+                self.charge(f"{fixed} + _len({s}) * {factor}", span, made=True)
+                self.emit(f"{t} = {self.const(regex)}.search({s}) is not None", span)
+                self.indent -= 1
                 self.emit(
-                    f"if type({s}) is _str: {t} = {self.const(regex)}.search({s}) is not None", span
-                )
-                self.emit(
-                    f"else: {t} = {self.const(FUNCTIONS['matches'])}({s}, {pattern.value!r})", span
+                    f"else: {t} = {self.const(self.budget)}.scan({cnt}, 'matches', "
+                    f"{self.const(FUNCTIONS['matches'])}, {s}, {pattern.value!r})",
+                    span,
                 )
                 return t
         if function in ("containsAny", "containsAll") and len(arg_nodes) == 2:
@@ -448,13 +501,18 @@ class _Gen:
         a = self.expr(arg_nodes[0], scope)
         b = self.expr(arg_nodes[1], scope)
         op = _COMPARE_OPS[function]
-        slow = f"{self.const(FUNCTIONS[function])}({a}, {b})"
+        slow = self.charged_call(function, arg_nodes, [a, b], span)
         t = self.tmp()
         right = arg_nodes[1]
         if isinstance(right, ast.Literal) and type(right.value) is float:
             self.emit(f"if type({a}) is _float: {t} = {a} {op} {b}", span)
         elif isinstance(right, ast.Literal) and type(right.value) is int:
             self.emit(f"if type({a}) is _int: {t} = {a} {op} {b}", span)
+        elif self.in_body:  # strings are charged there: numbers only inline
+            self.emit(
+                f"if type({a}) is type({b}) and type({a}) in {self.const(_NUMBERS)}: {t} = {a} {op} {b}",
+                span,
+            )
         elif _is_str_literal(right):
             self.emit(f"if type({a}) is _str: {t} = {a} {op} {b}", span)
         else:
@@ -474,18 +532,33 @@ class _Gen:
         t = self.tmp()
         right = arg_nodes[1]
         if isinstance(right, ast.Literal) and right.value is None:
+            # never `'a' is None`: `is` with a literal is a SyntaxWarning.  Free even
+            # in a comprehension body: comparing with null reads nothing.
+            a = self.local(a, span)
             self.emit(f"{t} = {a} is {'' if op == '==' else 'not '}None", span)
             return t
-        if isinstance(right, ast.Literal) and type(right.value) in (str, bool):
-            pytype = "_str" if type(right.value) is str else "_bool"
+        bool_literal = isinstance(right, ast.Literal) and type(right.value) is bool
+        if bool_literal or (_is_str_literal(right) and not self.in_body):
+            pytype = "_bool" if bool_literal else "_str"
             self.emit(f"if type({a}) is {pytype}: {t} = {a} {op} {b}", span)
+        elif self.in_body and isinstance(right, ast.Literal):
+            # in comprehension bodies strings are charged: numbers only inline
+            number = _NUMBER_NAMES.get(type(right.value))
+            if number is None:
+                self.emit(f"{t} = {self.charged_call(function, arg_nodes, [a, b], span)}", span)
+                return t
+            self.emit(f"if type({a}) is {number}: {t} = {a} {op} {b}", span)
         else:
+            simple = _SCALAR_EQ if self.in_body else _SIMPLE_EQ
             self.emit(
-                f"if type({a}) is type({b}) and type({a}) in {self.const(_SIMPLE_EQ)}: {t} = {a} {op} {b}",
+                f"if type({a}) is type({b}) and type({a}) in {self.const(simple)}: {t} = {a} {op} {b}",
                 span,
             )
-        slow = "_equals" if op == "==" else "_not_equals"
-        self.emit(f"else: {t} = {self.helper(slow)}({a}, {b})", span)
+        if self.in_body:
+            slow = self.charged_call(function, arg_nodes, [a, b], span)
+        else:
+            slow = f"{self.helper('_equals' if op == '==' else '_not_equals')}({a}, {b})"
+        self.emit(f"else: {t} = {slow}", span)
         return t
 
     def arith(
@@ -499,10 +572,11 @@ class _Gen:
         self.emit(f"    {t} = {a} {op} {b}", span)
         self.emit(f"    if {t} > {INT_MAX} or {t} < {INT_MIN}: {self.helper('_overflow')}()", span)
         self.emit(f"elif type({a}) is _float and type({b}) is _float: {t} = {a} {op} {b}", span)
-        slow = f"{self.const(FUNCTIONS[function])}({a}, {b})"
-        if function in _GROWING:
-            slow = f"{self.const(SizeChecker(self.limits))}({slow})"
-        self.emit(f"else: {t} = {slow}", span)
+        self.emit("else:", span)
+        self.indent += 1
+        slow = self.charged_call(function, arg_nodes, [a, b], span)
+        self.emit(f"{t} = {slow}", span)
+        self.indent -= 1
         return t
 
     def membership(self, arg_nodes: tuple[ast.Expr, ...], scope: dict[str, str], span: Span) -> str:
@@ -549,14 +623,20 @@ class _Gen:
             count = self.tmp("_n")
             self.emit(f"{count} = 0", span)
         elif kind == "transform_map":
-            self.emit(f"{t} = {{}}", span)
+            self.emit(f"{t} = {self.helper('_new_map')}({rng})", span)
         else:
             self.emit(f"{t} = []", span)
         self.emit(f"for {loop_vars} in {seq}:", span)
         self.indent += 1
         self.blocks += 1
-        self.emit("_cnt[0] += 1", span)
-        self.emit(f"if _cnt[0] > {limit}: {self.helper('_iteration_limit')}({limit})", span)
+        self.body_depth += 1
+        # runtime.Budget.tick, inline
+        self.emit("_cnt[1] += 1", span)
+        self.emit(f"if _cnt[1] > {limit}: {self.helper('_iteration_limit')}({limit})", span)
+        self.emit(f"_cnt[0] += {runtime.iteration_cost(node)}", span)
+        self.emit(
+            f"if _cnt[0] > {self.limits.max_cost}: {self.const(self.budget)}.over(_cnt)", span
+        )
         if kind in ("all", "exists"):
             p = self.guarded(node.body, inner)
             self.emit(f"if {p} is {decisive}:", span)
@@ -586,6 +666,7 @@ class _Gen:
                     self.emit(f"{t}[{var}] = {v}", span)
                 else:
                     self.emit(f"{t}.append({v})", span)
+        self.body_depth -= 1
         self.blocks -= 1
         self.indent -= 1
         if kind in ("all", "exists"):
@@ -610,8 +691,8 @@ class _Gen:
                 lines.append("    try:")
                 lines.append("        if act is None: act = {}")
                 if self.uses_iterations:
-                    lines.append("        _cnt = [0]")
-                elif len(self.functions) > 1:
+                    lines.append("        _cnt = [0, 0]")
+                elif self.uses_meter or len(self.functions) > 1:
                     lines.append("        _cnt = None")
             else:
                 lines.append(f"def {fn.name}({', '.join(fn.params)}):")
@@ -647,6 +728,10 @@ class _Gen:
 
 _ORDERED: Final = frozenset({int, float, str})
 _SIMPLE_EQ: Final = frozenset({int, float, str, bool})
+#: What comparisons inline inside comprehension bodies (strings are charged there).
+_SCALAR_EQ: Final = frozenset({int, float, bool})
+_NUMBERS: Final = frozenset({int, float})
+_NUMBER_NAMES: Final[dict[type, str]] = {int: "_int", float: "_float"}
 _SIZED: Final = frozenset({str, list, dict, bytes, tuple})
 
 

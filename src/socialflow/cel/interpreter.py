@@ -3,21 +3,28 @@
 The compiled backend (:mod:`socialflow.cel.compiler`) must agree with it on
 every expression; the conformance suite and a differential property test run
 both.  Errors are exceptions here; ``&&``, ``||``, ``?:`` and the ``all`` /
-``exists`` macros absorb them as CEL specifies.
+``exists`` macros absorb them as CEL specifies; ``&&``/``||`` chains are
+flattened and evaluated in a loop (a chain of 250 terms needs no recursion).
+Costs are charged with the one model of :mod:`socialflow.cel.runtime`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from socialflow.cel import ast
 from socialflow.cel.functions import FUNCTIONS, GLOBAL_ONLY, RECEIVER_ONLY
 from socialflow.cel.limits import Limits
 from socialflow.cel.runtime import (
-    check_size,
+    CHARGED_OUTSIDE_BODIES,
+    budget_for,
+    call_mode,
     iterate,
-    iteration_limit,
+    iteration_cost,
+    logic_end,
+    new_map,
+    new_meter,
     qualified_names,
     resolve_name,
     resolve_qualified,
@@ -32,22 +39,22 @@ __all__ = ["evaluate", "iterate", "qualified_names", "resolve_name", "resolve_qu
 
 
 class _Context:
-    __slots__ = ("activation", "iterations", "limits")
+    __slots__ = ("activation", "budget", "meter")
 
-    def __init__(self, activation: Mapping[str, Any], limits: Limits) -> None:
+    def __init__(self, activation: Mapping[str, Any], limits: Limits, meter: list[int]) -> None:
         self.activation = activation
-        self.limits = limits
-        self.iterations = 0
-
-    def tick(self) -> None:
-        self.iterations += 1
-        if self.iterations > self.limits.max_iterations:
-            iteration_limit(self.limits.max_iterations)
+        self.budget = budget_for(limits)
+        self.meter = meter
 
 
-def evaluate(expr: ast.Expr, activation: Mapping[str, Any], limits: Limits) -> Any:
-    """Evaluate ``expr`` over ``activation``; raises :class:`EvalError`."""
-    return _eval(expr, _Context(activation, limits), {})
+def evaluate(
+    expr: ast.Expr, activation: Mapping[str, Any], limits: Limits, meter: list[int] | None = None
+) -> Any:
+    """Evaluate ``expr`` over ``activation``; raises :class:`EvalError`.
+
+    ``meter`` (``[cost, iterations]``, see :mod:`socialflow.cel.runtime`) is
+    charged as evaluation goes; a fresh one by default."""
+    return _eval(expr, _Context(activation, limits, meter or new_meter()), {})
 
 
 def _eval(node: ast.Expr, ctx: _Context, scope: dict[str, Any]) -> Any:
@@ -76,9 +83,15 @@ def _eval_node(node: ast.Expr, ctx: _Context, scope: dict[str, Any]) -> Any:
         case ast.Index(operand=operand, index=key):
             return index(_eval(operand, ctx, scope), _eval(key, ctx, scope))
         case ast.CreateList(elements=elements):
-            return [_eval(e, ctx, scope) for e in elements]
+            items = [_eval(e, ctx, scope) for e in elements]
+            if scope and items:  # a literal inside a comprehension body
+                ctx.budget.charge(ctx.meter, len(items))
+            return items
         case ast.CreateMap(entries=entries):
-            return make_map([(_eval(k, ctx, scope), _eval(v, ctx, scope)) for k, v in entries])
+            pairs = [(_eval(k, ctx, scope), _eval(v, ctx, scope)) for k, v in entries]
+            if scope and pairs:
+                ctx.budget.charge(ctx.meter, len(pairs))
+            return make_map(pairs)
         case ast.Call():
             return _call(node, ctx, scope)
         case ast.Comprehension():
@@ -96,28 +109,45 @@ def _try(node: ast.Expr, ctx: _Context, scope: dict[str, Any]) -> Any:
         return e
 
 
-def logical_result(function: str, left: Any, right: Any) -> Any:
-    """Finish ``&&``/``||`` once neither side decided it: raise the first error."""
-    for side in (left, right):
-        if isinstance(side, EvalError):
-            raise side
-    no_overload(function, left, right)
+def _operands(node: ast.Call) -> Sequence[ast.Expr]:
+    """The operands of a chain of one of ``&&``/``||``, flattened without recursion."""
+    function = node.function
+    if not any(isinstance(a, ast.Call) and a.function == function for a in node.args):
+        return node.args
+    out: list[ast.Expr] = []
+    stack: list[ast.Expr] = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, ast.Call) and item.function == node.function and item.target is None:
+            stack.extend(reversed(item.args))
+        else:
+            out.append(item)
+    return out
+
+
+def _logic(node: ast.Call, ctx: _Context, scope: dict[str, Any]) -> Any:
+    """A flattened ``&&``/``||`` chain, evaluated left to right: the first decisive
+    operand (false for ``&&``, true for ``||``) decides; otherwise the first error,
+    else ``no_matching_overload`` for an operand that is not a bool."""
+    decisive = node.function == "_||_"
+    values: list[Any] = []
+    undecided = False
+    for operand in _operands(node):
+        value = _try(operand, ctx, scope)
+        if value is decisive:
+            return decisive
+        if value is not (not decisive):
+            undecided = True
+        values.append(value)
+    if undecided:
+        return logic_end(node.function, *values)
+    return not decisive
 
 
 def _call(node: ast.Call, ctx: _Context, scope: dict[str, Any]) -> Any:
     name = node.function
     if name == "_&&_" or name == "_||_":
-        absorbing = name == "_&&_"  # False absorbs for &&, True for ||
-        decisive = not absorbing
-        left = _try(node.args[0], ctx, scope)
-        if left is decisive:
-            return decisive
-        right = _try(node.args[1], ctx, scope)
-        if right is decisive:
-            return decisive
-        if left is absorbing and right is absorbing:
-            return absorbing
-        logical_result(name, left, right)
+        return _logic(node, ctx, scope)
     if name == "_?_:_":
         cond = _eval(node.args[0], ctx, scope)
         if cond is True:
@@ -138,9 +168,13 @@ def _call(node: ast.Call, ctx: _Context, scope: dict[str, Any]) -> Any:
         if name in RECEIVER_ONLY:
             raise EvalError("no_matching_overload", f"`{name}` is a method: write `x.{name}(...)`")
         args = [_eval(a, ctx, scope) for a in node.args]
-    result = fn(*args)
-    check_size(result, ctx.limits)
-    return result
+    if not scope and name not in CHARGED_OUTSIDE_BODIES:
+        return fn(*args)
+    arg_nodes = node.args if node.target is None else (node.target, *node.args)
+    mode = call_mode(name, arg_nodes, bool(scope))
+    if mode == "free":
+        return fn(*args)
+    return ctx.budget.call(mode, ctx.meter, name, fn, args)
 
 
 def _bind_each(
@@ -149,8 +183,9 @@ def _bind_each(
     """Bind the loop variable(s) in ``inner`` for each element, counting iterations;
     yields the first variable's value (the element, index or key)."""
     two = node.var2 is not None
+    budget, meter, units = ctx.budget, ctx.meter, iteration_cost(node)
     for a, b in iterate(node.kind, two, rng):
-        ctx.tick()
+        budget.tick(meter, units)
         inner[node.var] = a
         if node.var2 is not None:
             inner[node.var2] = b
@@ -187,7 +222,7 @@ def _comprehension(node: ast.Comprehension, ctx: _Context, scope: dict[str, Any]
                 no_overload("exists_one", result)
         return count == 1
     out_list: list[Any] = []
-    out_map: dict[Any, Any] = {}
+    out_map = new_map(rng)
     for a in _bind_each(node, ctx, inner, rng):
         if node.filter is not None or kind == "filter":
             keep = _eval(node.filter if node.filter is not None else node.body, ctx, inner)

@@ -3,7 +3,7 @@
 Every bound is explicit and configurable per program; exceeding one raises
 :class:`~socialflow.errors.LimitExceededError` (at evaluation time) or
 :class:`~socialflow.errors.SourceLimitError` (at compile time), never a hang
-or a ``MemoryError``.
+or a ``MemoryError``.  ``docs/limits.md`` lists them all.
 """
 
 from __future__ import annotations
@@ -32,3 +32,11 @@ class Limits:
     max_string_length: int = 10_000_000
     #: Elements of a list or map built at run time.
     max_collection_size: int = 1_000_000
+    #: Cost units of one evaluation (see ``docs/limits.md``): one per
+    #: comprehension iteration, per character, byte or element built, and per
+    #: character scanned where scanning can repeat or multiply.  Ten million
+    #: is about 10-50 ms of work: a rule that scans a 10,000-character message
+    #: for 100 keywords in a comprehension costs about a million, a tenth of it,
+    #: while the product of the other limits (a million iterations over a
+    #: ten-million-character string) is a million times more.
+    max_cost: int = 10_000_000

@@ -21,9 +21,11 @@ from socialflow.cel.values import (
     INT_MAX,
     INT_MIN,
     UINT_MAX,
+    CelMap,
     Type,
     UInt,
     dur_to_ns,
+    exact_lookup,
     format_duration,
     format_timestamp,
     no_overload,
@@ -283,29 +285,17 @@ def map_lookup(m: Mapping[Any, Any], key: Any) -> tuple[bool, Any]:
         if key in m:
             return True, m[key]
         return False, None
-    if tk is bool:
-        for k, v in m.items():
-            if type(k) is bool and k == key:
-                return True, v
-        return False, None
     if tk is float:
         if not key.is_integer():
             return False, None
         key = int(key)
-    elif not isinstance(key, int):
+    elif tk is not bool and not isinstance(key, int):
         if key is None or isinstance(key, (list, tuple, Mapping)):
             return False, None
         if key in m:
             return True, m[key]
         return False, None
-    if key in m:
-        if key in (0, 1) and any(type(k) is bool for k in m):
-            for k, v in m.items():
-                if type(k) is not bool and k == key:
-                    return True, v
-            return False, None
-        return True, m[key]
-    return False, None
+    return exact_lookup(m, key)
 
 
 def index(container: Any, key: Any) -> Any:
@@ -377,23 +367,26 @@ def _show_key(key: Any) -> str:
     return str(key)
 
 
-def make_map(entries: Sequence[tuple[Any, Any]]) -> dict[Any, Any]:
-    """A map literal; keys must be int, uint, bool or string and distinct."""
-    out: dict[Any, Any] = {}
-    bools: dict[bool, Any] = {}
+def make_map(entries: Sequence[tuple[Any, Any]]) -> dict[Any, Any] | CelMap:
+    """A map literal; keys must be int, uint, bool or string and distinct.
+
+    A plain ``dict``, or a :class:`CelMap` when bool and numeric keys mix (a
+    ``dict`` would merge ``1`` and ``true``)."""
+    out: dict[Any, Any] | CelMap = {}
+    bools = numbers = False
     for key, value in entries:
         t = type(key)
         if not (t is str or t is int or t is bool or t is UInt):
             raise EvalError("invalid_argument", f"unsupported map key type `{type_name(key)}`")
         if t is bool:
-            if key in bools or map_lookup(out, key)[0]:
-                raise EvalError("invalid_argument", f"repeated map key {_show_key(key)}")
-            bools[key] = value
-        elif key in out and map_lookup(out, key)[0]:
+            bools = True
+        elif t is not str:
+            numbers = True
+        if bools and numbers and type(out) is dict:
+            out = CelMap(out)
+        if map_lookup(out, key)[0]:
             raise EvalError("invalid_argument", f"repeated map key {_show_key(key)}")
         out[key] = value
-    if bools and not any(type(k) is bool for k in out):
-        pass
     return out
 
 
@@ -651,7 +644,13 @@ def _local(function: str, value: Any, tz: Any) -> datetime:
         return base.astimezone(zone("UTC"))
     if not isinstance(tz, str):
         no_overload(function, value, tz)
-    return base.astimezone(zone(tz))
+    where = zone(str(tz))
+    try:
+        return base.astimezone(where)
+    except (OverflowError, ValueError):
+        raise EvalError(
+            "range", f"timestamp {format_timestamp(value)} is out of range in time zone `{tz}`"
+        ) from None
 
 
 def _accessor(

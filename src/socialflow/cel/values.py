@@ -16,7 +16,7 @@ nanoseconds, with CEL's range checks.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from typing import Any, Final, NoReturn
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from socialflow.errors import EvalError
 
 __all__ = [
+    "CelMap",
     "Duration",
     "FrozenMap",
     "Timestamp",
@@ -307,8 +308,18 @@ _UNIT_NS: Final = {
 }
 
 
+#: Longest duration text accepted: the longest meaningful one has a few dozen
+#: characters, and parsing repeated units (``1s1s1s...``) is a loop per unit.
+MAX_DURATION_TEXT: Final = 1000
+
+
 def parse_duration(text: str) -> timedelta:
     """Parse a duration such as ``1h30m``, ``-1.5s``, ``300ms`` or ``123.321456789s``."""
+    if len(text) > MAX_DURATION_TEXT:
+        raise EvalError(
+            "invalid_argument",
+            f"invalid duration: {len(text)} characters (at most {MAX_DURATION_TEXT})",
+        )
     rest = text
     sign = 1
     if rest[:1] in "+-" and rest:
@@ -346,14 +357,21 @@ def format_duration(value: timedelta) -> str:
 
 
 _OFFSET = re.compile(r"([+-]?)(\d{2}):(\d{2})\Z")
+#: IANA zone names are short (the longest is 32 characters).
+_MAX_ZONE_NAME: Final = 255
 
 
 def zone(name: str) -> tzinfo:
     """An IANA zone (``Europe/London``) or a fixed offset (``+05:30``, ``-02:00``)."""
     m = _OFFSET.match(name)
     if m is not None:
-        delta = timedelta(hours=int(m.group(2)), minutes=int(m.group(3)))
+        hours, minutes = int(m.group(2)), int(m.group(3))
+        if hours > 23 or minutes > 59:
+            raise EvalError("invalid_argument", f"invalid time zone offset `{name}`")
+        delta = timedelta(hours=hours, minutes=minutes)
         return timezone(-delta if m.group(1) == "-" else delta)
+    if len(name) > _MAX_ZONE_NAME:
+        raise EvalError("invalid_argument", f"unknown time zone `{name[:40]}...`")
     if name in ("UTC", "Z", "utc"):
         return UTC
     try:
@@ -426,6 +444,132 @@ def with_arity(name: str, fn: Callable[..., Any], *counts: int) -> Callable[...,
     return checked
 
 
+_BOOL_KEY: Final = object()
+
+
+def _slot(key: Any) -> Any:
+    """Where ``key`` is stored in a :class:`CelMap`: a bool apart from every number."""
+    return (_BOOL_KEY, key) if type(key) is bool else key
+
+
+class CelMap(MutableMapping[Any, Any]):
+    """A CEL map that keeps ``true``/``false`` keys apart from ``1``/``0``.
+
+    Python's ``True == 1`` makes a ``dict`` merge the two keys; in CEL they are
+    distinct (bool never equals a number), while int, uint and double keys that
+    are numerically equal are one key, as in a ``dict``.  Map literals and
+    ``transformMap`` build one only when a map mixes bool and numeric keys;
+    every other map stays a plain ``dict``, and host dicts are never converted.
+    Iteration follows insertion order.
+    """
+
+    __slots__ = ("_items",)
+
+    _items: dict[Any, Any]
+
+    def __init__(self, items: Mapping[Any, Any] | Iterable[tuple[Any, Any]] = ()) -> None:
+        self._items = {}
+        pairs = items.items() if isinstance(items, Mapping) else items
+        for key, value in pairs:
+            self[key] = value
+
+    def __getitem__(self, key: Any) -> Any:
+        return self._items[_slot(key)]
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        self._items[_slot(key)] = value
+
+    def __delitem__(self, key: Any) -> None:
+        del self._items[_slot(key)]
+
+    def __contains__(self, key: object) -> bool:
+        return _slot(key) in self._items
+
+    def __iter__(self) -> Iterator[Any]:
+        for slot in self._items:
+            yield slot[1] if type(slot) is tuple else slot
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Mapping):
+            return NotImplemented
+        if len(self) != len(other):
+            return False
+        for key, value in self.items():
+            found, other_value = exact_lookup(other, key)
+            if not found or not bool(other_value == value):
+                return False
+        return True
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, as dict
+
+    def copy(self) -> CelMap:
+        return CelMap(self)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (CelMap, (list(self.items()),))
+
+    def __repr__(self) -> str:
+        return f"CelMap({{{', '.join(f'{k!r}: {v!r}' for k, v in self.items())}}})"
+
+
+class _KeyProbe:
+    """Finds which key a hash-based mapping stores for ``key``: the mapping
+    compares its stored key with the probe, and the probe records it."""
+
+    __slots__ = ("key", "stored")
+
+    def __init__(self, key: Any) -> None:
+        self.key = key
+        self.stored: Any = _NOT_FOUND
+
+    def __hash__(self) -> int:
+        return hash(self.key)
+
+    def __eq__(self, other: object) -> bool:
+        if bool(other == self.key):
+            self.stored = other
+            return True
+        return False
+
+
+_NOT_FOUND: Final = object()
+
+
+def exact_lookup(m: Mapping[Any, Any], key: Any) -> tuple[bool, Any]:
+    """``(True, m[key])`` if ``m`` has ``key`` with CEL's key equality (a bool key
+    matches only a bool, numbers match across int, uint and double), else
+    ``(False, None)``.  O(1) for dicts: no scan of the keys."""
+    if isinstance(m, FrozenMap):
+        m = m._items
+    if isinstance(m, CelMap):
+        slot = _slot(key)
+        if slot in m._items:
+            return True, m._items[slot]
+        return False, None
+    try:
+        if key not in m:
+            return False, None
+    except TypeError:  # an unhashable key is in no map
+        return False, None
+    is_bool = type(key) is bool
+    if not is_bool and not (type(key) is not str and key in (0, 1)):
+        return True, m[key]
+    # 0, 1, false, true: the stored key may be the other kind (a dict holds one of them)
+    probe = _KeyProbe(key)
+    try:
+        present = probe in m
+    except Exception:  # an unusual host mapping: trust its own lookup
+        return True, m[key]
+    if not present or probe.stored is _NOT_FOUND:
+        return True, m[key]
+    if (type(probe.stored) is bool) != is_bool:
+        return False, None
+    return True, m[probe.stored]
+
+
 class FrozenMap(Mapping[Any, Any]):
     """An immutable CEL map: a read-only, hashable, picklable mapping.
 
@@ -437,10 +581,13 @@ class FrozenMap(Mapping[Any, Any]):
 
     __slots__ = ("_items",)
 
-    _items: dict[Any, Any]
+    _items: dict[Any, Any] | CelMap
 
     def __init__(self, items: Mapping[Any, Any] | None = None) -> None:
-        object.__setattr__(self, "_items", dict(items) if items is not None else {})
+        stored: dict[Any, Any] | CelMap = (
+            {} if items is None else CelMap(items) if isinstance(items, CelMap) else dict(items)
+        )
+        object.__setattr__(self, "_items", stored)
 
     def __getitem__(self, key: Any) -> Any:
         return self._items[key]
@@ -459,7 +606,9 @@ class FrozenMap(Mapping[Any, Any]):
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, FrozenMap):
-            return self._items == other._items
+            other = other._items
+        if isinstance(other, CelMap) or isinstance(self._items, CelMap):
+            return bool(CelMap(self._items) == other)
         if isinstance(other, Mapping):
             return self._items == dict(other)
         return NotImplemented
@@ -481,14 +630,12 @@ def freeze(value: Any) -> Any:
     """``value`` with every list made a tuple and every map a :class:`FrozenMap`."""
     if isinstance(value, (list, tuple)):
         return tuple(freeze(v) for v in value)
-    if isinstance(value, Mapping) and not isinstance(value, FrozenMap):
-        return FrozenMap({k: freeze(v) for k, v in value.items()})
-    if isinstance(value, FrozenMap):
-        return (
-            value
-            if all(_is_frozen(v) for v in value.values())
-            else FrozenMap({k: freeze(v) for k, v in value.items()})
-        )
+    if isinstance(value, FrozenMap) and all(_is_frozen(v) for v in value.values()):
+        return value
+    if isinstance(value, Mapping):
+        inner = value._items if isinstance(value, FrozenMap) else value
+        pairs = [(k, freeze(v)) for k, v in inner.items()]
+        return FrozenMap(CelMap(pairs) if isinstance(inner, CelMap) else dict(pairs))
     return value
 
 
