@@ -260,6 +260,15 @@ _RFC3339 = re.compile(
 
 def parse_timestamp(text: str) -> datetime:
     """Parse an RFC 3339 timestamp (``2009-02-13T23:31:30.123456789Z``) exactly."""
+    if len(text) == 20 and text[19] == "Z" and text[10] == "T":
+        # the common shape, whole seconds in UTC: datetime's own parser
+        try:
+            parsed = datetime.fromisoformat(text[:19])
+        except ValueError:
+            pass
+        else:
+            if text[4] == "-" and text[7] == "-" and text[13] == ":" and text[16] == ":":
+                return parsed.replace(tzinfo=UTC)
     m = _RFC3339.match(text)
     if m is None:
         if re.match(r"\d{5,}-", text):
@@ -284,6 +293,10 @@ def parse_timestamp(text: str) -> datetime:
 
 def format_timestamp(value: datetime) -> str:
     """RFC 3339 in UTC with ``Z`` and only as many fraction digits as needed."""
+    if type(value) is datetime and value.tzinfo is UTC and not value.microsecond:
+        # the common case: an aware UTC datetime in whole seconds
+        if value.year >= 1000:
+            return value.isoformat()[:19] + "Z"
     ns = ts_to_ns(value)
     secs, frac = divmod(ns, 10**9)
     dt = EPOCH + timedelta(seconds=secs)
