@@ -313,13 +313,14 @@ class _Builder:
         )
 
     def type_ref(self, node: Tree[Any], depth: int = 1) -> ast.TypeRef:
-        if depth > MAX_TYPE_NESTING:
+        """A field type; ``depth`` counts the type arguments it is inside of."""
+        name, *args = _kids(node)
+        if args and depth > MAX_TYPE_NESTING:
             raise SourceLimitError(
                 "nesting_too_deep",
                 f"type nests deeper than {MAX_TYPE_NESTING} levels",
                 self.span(node),
             )
-        name, *args = _kids(node)
         return ast.TypeRef(
             self.name(name), tuple(self.type_ref(a, depth + 1) for a in args), self.span(node)
         )
