@@ -116,6 +116,8 @@ class Context:
         close enough are compared (which changes no suggestion), and once a
         check has compared :data:`SUGGESTION_BUDGET` candidates it suggests no
         more (deterministically: the same input stops at the same place).
+        Each collection is indexed by length once, so it must not change
+        during the check (the declarations do not).
         """
         reach = 3  # did_you_mean allows at most three edits
         candidates: list[str] = []
