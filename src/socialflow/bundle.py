@@ -10,11 +10,13 @@ from __future__ import annotations
 import contextlib
 import functools
 import gc
+import os
+import stat
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from os import PathLike
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from socialflow._suggest import did_you_mean
 from socialflow.access.engine import Access
@@ -23,7 +25,16 @@ from socialflow.dsl import ast
 from socialflow.dsl.check import check_modules
 from socialflow.dsl.parser import parse_module
 from socialflow.dsl.program import CheckedProgram
-from socialflow.errors import Diagnostic, ParseError, SourceError, UsageError
+from socialflow.errors import (
+    CheckError,
+    Diagnostic,
+    ParseError,
+    Severity,
+    SourceError,
+    SourceLimitError,
+    UsageError,
+)
+from socialflow.source import Source, Span
 from socialflow.triage.decision import Decision, Explanation
 from socialflow.triage.engine import TriageEngine
 from socialflow.workflow.engine import DEFAULT_WINDOW, Workflow
@@ -32,6 +43,12 @@ __all__ = ["Bundle", "load", "loads", "parse_sources"]
 
 #: File suffix of socialflow rule files.
 SUFFIX = ".sf"
+#: The largest rule file :func:`load` reads, in bytes (10 MiB), and the longest
+#: text :func:`loads` takes, in characters.  Loading takes time and memory in
+#: proportion to the text (for the largest, about a minute and 2 GB), so a
+#: bound keeps a stray file (a log, a dump, ``/dev/zero``) from taking the host
+#: down.
+MAX_SOURCE_SIZE: Final = 10 * 1024 * 1024
 
 
 class Bundle:
@@ -133,6 +150,18 @@ def parse_sources(
     modules: list[ast.Module] = []
     diagnostics: list[Diagnostic] = []
     for name, text in sources:
+        if len(text) > MAX_SOURCE_SIZE:
+            diagnostics.append(
+                Diagnostic(
+                    Severity.ERROR,
+                    "source_too_long",
+                    f"the rules are {len(text):,} characters long; "
+                    f"the limit is {MAX_SOURCE_SIZE:,}",
+                    Span(Source(name, text[:1]), 0, 1),
+                    help="split the rules into several files",
+                )
+            )
+            continue
         try:
             modules.append(parse_module(text, name, limits))
         except ParseError as e:
@@ -163,11 +192,58 @@ def _gc_paused() -> Iterator[None]:
 def loads_many(
     sources: Sequence[tuple[str, str]], *, strict: bool = False, limits: Limits | None = None
 ) -> Bundle:
-    """A bundle from several ``(name, text)`` sources."""
-    with _gc_paused():
-        modules = parse_sources(sources, limits)
-        program = check_modules(modules, strict=strict)
+    """A bundle from several ``(name, text)`` sources.
+
+    Raises:
+        UsageError: ``sources`` is not a sequence of ``(name, text)`` string pairs.
+        ParseError, CheckError: as :func:`loads`.
+    """
+    sources = _checked_sources(sources)
+    if limits is not None and not isinstance(limits, Limits):
+        raise UsageError(f"limits must be a socialflow.Limits, not {type(limits).__name__}")
+    try:
+        with _gc_paused():
+            modules = parse_sources(sources, limits)
+            program = check_modules(modules, strict=strict)
+    except SourceError:
+        raise
+    except RecursionError:
+        # every pass is iterative or depth-bounded: this is a last line of defence
+        raise SourceLimitError(
+            "nesting_too_deep", "the rules nest too deeply to load", None
+        ) from None
+    except Exception as e:  # a bug: still a socialflow error, and the cause is kept
+        raise CheckError(
+            [
+                Diagnostic(
+                    Severity.ERROR,
+                    "internal_error",
+                    f"loading failed with {type(e).__name__}: {e}",
+                    help="this is a bug in socialflow: please report it with the rules",
+                )
+            ]
+        ) from e
     return Bundle(program, sources, limits)
+
+
+def _checked_sources(sources: Any) -> list[tuple[str, str]]:
+    if isinstance(sources, (str, bytes)):
+        raise UsageError("sources must be a sequence of (name, text) pairs, not a string")
+    try:
+        items = list(sources)
+    except TypeError:
+        raise UsageError(
+            f"sources must be a sequence of (name, text) pairs, not {type(sources).__name__}"
+        ) from None
+    for item in items:
+        if not (
+            isinstance(item, tuple)
+            and len(item) == 2
+            and isinstance(item[0], str)
+            and isinstance(item[1], str)
+        ):
+            raise UsageError("each source must be a (name, text) pair of strings")
+    return items
 
 
 def loads(
@@ -181,6 +257,8 @@ def loads(
     """
     if not isinstance(text, str):
         raise UsageError("rules text must be a string")
+    if not isinstance(name, str):
+        raise UsageError(f"the name of the rules must be a string, not {type(name).__name__}")
     return loads_many([(name, text)], strict=strict, limits=limits)
 
 
@@ -190,11 +268,17 @@ def load(
     strict: bool = False,
     limits: Limits | None = None,
 ) -> Bundle:
-    """A bundle from a file, a list of files, or a folder (every ``*.sf`` in it, sorted).
+    """A bundle from a file, a list of files, or a folder (every ``*.sf`` in it and
+    its subfolders, sorted).
+
+    Only regular files are read, and none larger than :data:`MAX_SOURCE_SIZE`
+    (10 MiB); see :func:`read_sources`.
 
     Raises:
-        UsageError: a path does not exist or a folder holds no ``.sf`` file.
-        ParseError, CheckError: as :func:`loads`.
+        UsageError: a path does not exist, is not a regular file or a folder, is
+            too large or cannot be read, or a folder holds no ``.sf`` file.
+        ParseError, CheckError: as :func:`loads` (a file that is not UTF-8 is a
+            ``ParseError`` at its first bad byte).
     """
     return loads_many(read_sources(paths), strict=strict, limits=limits)
 
@@ -202,21 +286,149 @@ def load(
 def read_sources(
     paths: str | PathLike[str] | Sequence[str | PathLike[str]],
 ) -> list[tuple[str, str]]:
-    """Read rule files: a file, a list of files, or a folder of ``*.sf`` files."""
-    items = [paths] if isinstance(paths, (str, PathLike)) else list(paths)
+    """Read rule files: a file, a list of files, or a folder of ``*.sf`` files.
+
+    A path given by name is read whatever its suffix.  A folder is scanned with
+    its subfolders for names ending in ``.sf``; a folder whose name ends in
+    ``.sf`` is scanned like any other, not read, and links to folders are not
+    followed (links to files are).  Only regular files are read: a FIFO, a
+    device, a socket or a broken link is refused before anything is opened,
+    and so is a file larger than :data:`MAX_SOURCE_SIZE`.  The bytes are
+    decoded as UTF-8; a byte that is not UTF-8 is kept as a lone surrogate
+    (``surrogateescape``), which the parser reports as ``invalid_encoding`` at
+    its line and column.
+
+    Raises:
+        UsageError: naming the path, for each of the refusals above, and when a
+            file or folder cannot be read (permissions, I/O errors).
+    """
     files: list[Path] = []
-    for item in items:
-        path = Path(item)
-        if path.is_dir():
-            found = sorted(path.rglob(f"*{SUFFIX}"))
+    for path in _path_items(paths):
+        mode = _stat(path).st_mode
+        if stat.S_ISDIR(mode):
+            found = _scan(path)
             if not found:
                 raise UsageError(f"no `{SUFFIX}` files in folder `{path}`")
             files.extend(found)
-        elif path.is_file():
+        elif stat.S_ISREG(mode):
             files.append(path)
         else:
-            raise UsageError(f"no such file or folder: `{path}`")
-    return [(str(f), f.read_text(encoding="utf-8")) for f in files]
+            raise UsageError(f"`{path}` is {_kind(mode)}, not a rule file")
+    return [(str(f), _read(f)) for f in files]
+
+
+def _path_items(paths: Any) -> list[Path]:
+    if isinstance(paths, (str, PathLike)):
+        items: list[Any] = [paths]
+    elif isinstance(paths, (bytes, bytearray)):
+        raise UsageError("paths must be strings or path objects, not bytes")
+    else:
+        try:
+            items = list(paths)
+        except TypeError:
+            raise UsageError(
+                f"paths must be a path or a list of paths, not {type(paths).__name__}"
+            ) from None
+    out: list[Path] = []
+    for item in items:
+        if not isinstance(item, (str, PathLike)):
+            raise UsageError(f"a path must be a string or a path object, not {type(item).__name__}")
+        try:
+            path = Path(item)
+        except TypeError:  # a PathLike whose os.fspath is bytes
+            raise UsageError(f"a path must be text, not bytes: `{item!r}`") from None
+        out.append(path)
+    return out
+
+
+def _stat(path: Path) -> os.stat_result:
+    """``os.stat`` (following links), every failure a :class:`UsageError` naming the path."""
+    try:
+        return os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        if os.path.islink(path):
+            raise UsageError(f"`{path}` is a broken symbolic link") from None
+        raise UsageError(f"no such file or folder: `{path}`") from None
+    except OSError as e:
+        raise UsageError(f"cannot read `{path}`: {e.strerror or e}") from None
+    except ValueError:  # an embedded NUL
+        shown = str(path).replace("\0", "\\0")
+        raise UsageError(f"invalid path `{shown}`: it contains a NUL character") from None
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
+
+
+def _scan(folder: Path) -> list[Path]:
+    """Every ``*.sf`` under ``folder``, sorted; iterative, so no depth is too deep."""
+    found: list[Path] = []
+    pending = [folder]
+    while pending:
+        current = pending.pop()
+        try:
+            with os.scandir(current) as listing:
+                entries = sorted(listing, key=lambda e: e.name)
+        except OSError as e:
+            raise UsageError(f"cannot read folder `{current}`: {e.strerror or e}") from None
+        for entry in entries:
+            path = current / entry.name
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    pending.append(path)
+                    continue
+            except OSError:
+                pass
+            if not entry.name.endswith(SUFFIX):
+                continue
+            mode = _stat(path).st_mode
+            if stat.S_ISREG(mode):
+                found.append(path)
+            elif not stat.S_ISDIR(mode):  # a link to a folder is not followed
+                raise UsageError(f"`{path}` is {_kind(mode)}, not a rule file")
+    return sorted(found)
+
+
+def _read(path: Path) -> str:
+    """The text of a regular file of at most :data:`MAX_SOURCE_SIZE` bytes.
+
+    Opened without blocking and checked again once open, so a file swapped for a
+    FIFO after the first check cannot hang the read.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as e:
+        raise UsageError(f"cannot read `{path}`: {e.strerror or e}") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise UsageError(f"`{path}` is {_kind(info.st_mode)}, not a rule file")
+        chunks: list[bytes] = []
+        size = 0
+        # the size stat gives may be wrong (a file still growing, /proc): read at
+        # most one byte more than the limit, to tell "too large" from "just fits"
+        while info.st_size <= MAX_SOURCE_SIZE and size <= MAX_SOURCE_SIZE:
+            chunk = os.read(fd, MAX_SOURCE_SIZE + 1 - size)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        if max(size, info.st_size) > MAX_SOURCE_SIZE:
+            raise UsageError(
+                f"`{path}` is larger than {MAX_SOURCE_SIZE:,} bytes, the limit for a rule file"
+            )
+    except OSError as e:
+        raise UsageError(f"cannot read `{path}`: {e.strerror or e}") from None
+    finally:
+        os.close(fd)
+    return b"".join(chunks).decode("utf-8", "surrogateescape")
 
 
 # SourceError is what load/loads raise (ParseError or CheckError).

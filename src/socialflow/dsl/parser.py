@@ -19,25 +19,55 @@ from lark.exceptions import UnexpectedInput
 from socialflow._syntax import lalr_parser
 from socialflow.cel.limits import Limits
 from socialflow.cel.parser import build_expr, decode_string
+from socialflow.cel.values import INT_MAX, INT_MIN
 from socialflow.dsl import ast
 from socialflow.dsl._terminals import syntax_diagnostic
-from socialflow.errors import ParseError
+from socialflow.errors import Diagnostic, ParseError, Severity, SourceLimitError
 from socialflow.source import Source, Span
 
-__all__ = ["parse_duration_literal", "parse_module"]
+__all__ = [
+    "MAX_DURATION",
+    "MAX_TYPE_NESTING",
+    "normalise_text",
+    "parse_duration_literal",
+    "parse_module",
+]
 
 _GRAMMAR: Final = "socialflow.lark"
 _DURATION_PART: Final = re.compile(r"([0-9]+)([dhms])")
 _UNIT_SECONDS: Final = {"d": 86400, "h": 3600, "m": 60, "s": 1}
 
+#: The longest duration literal (``sla``, ``escalation``, workflow ``timeout``):
+#: 100 years, written ``36500d``.  Longer ones are ``literal_out_of_range``.
+MAX_DURATION: Final = timedelta(days=36_500)
+_MAX_DURATION_SECONDS: Final = int(MAX_DURATION.total_seconds())
+#: How deeply type arguments may nest in a field type (``list(map(string, list(int)))``
+#: is 3 levels); deeper is ``nesting_too_deep``.
+MAX_TYPE_NESTING: Final = 32
+#: Characters of a literal shown in a message before it is cut short.
+_SHOWN: Final = 24
+#: Lone surrogates: what ``surrogateescape`` makes of bytes that are not UTF-8,
+#: and what no UTF-8 file can hold.
+_SURROGATE: Final = re.compile(r"[\ud800-\udfff]")
+
 
 def parse_module(text: str, name: str = "<rules>", limits: Limits | None = None) -> ast.Module:
     """Parse one DSL file.
 
+    The text is normalised first (:func:`normalise_text`), so positions count
+    lines as an editor does whatever the line ends.
+
     Raises:
-        ParseError: the text does not follow the grammar.
+        ParseError: the text does not follow the grammar, is not valid Unicode
+            (``invalid_encoding``), or holds a literal out of range
+            (``literal_out_of_range``).
+        SourceLimitError: a type or an expression nests too deeply.
     """
+    text = normalise_text(text)
     source = Source(name, text)
+    bad = _SURROGATE.search(text)
+    if bad is not None:
+        raise ParseError([_encoding_diagnostic(source, bad.start())])
     try:
         tree = lalr_parser(_GRAMMAR).parse(text)
     except UnexpectedInput as e:
@@ -46,16 +76,64 @@ def parse_module(text: str, name: str = "<rules>", limits: Limits | None = None)
     return ast.Module(name, tuple(builder.decl(child) for child in _kids(tree)))
 
 
+def normalise_text(text: str) -> str:
+    """Without a leading byte-order mark, and with ``\\r\\n`` and a lone ``\\r`` as
+    ``\\n`` (a file with old Mac line ends would otherwise be one line, and its
+    first ``//`` comment would swallow it)."""
+    text = text.removeprefix("\ufeff")
+    if "\r" not in text:
+        return text
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _encoding_diagnostic(source: Source, offset: int) -> Diagnostic:
+    """The first character of ``source`` that is a lone surrogate: a byte that is
+    not UTF-8 (read with ``surrogateescape``), or a broken string from the host."""
+    code = ord(source.text[offset])
+    # the snippet must be printable: show U+FFFD where the text cannot be encoded
+    shown = Source(source.name, _SURROGATE.sub("\ufffd", source.text))
+    span = Span(shown, offset, offset + 1)
+    if 0xDC80 <= code <= 0xDCFF:
+        return Diagnostic(
+            Severity.ERROR,
+            "invalid_encoding",
+            f"byte `0x{code - 0xDC00:02X}` is not valid UTF-8",
+            span,
+            help="rule files are UTF-8 text: save the file as UTF-8",
+        )
+    return Diagnostic(
+        Severity.ERROR,
+        "invalid_encoding",
+        f"lone surrogate `U+{code:04X}` is not a character",
+        span,
+        help="rule text must be valid Unicode",
+    )
+
+
 def parse_duration_literal(text: str) -> timedelta:
-    """``1h30m`` -> ``timedelta(hours=1, minutes=30)``."""
-    seconds = sum(int(n) * _UNIT_SECONDS[u] for n, u in _DURATION_PART.findall(text))
+    """``1h30m`` -> ``timedelta(hours=1, minutes=30)``.
+
+    Raises:
+        ValueError: the duration is longer than :data:`MAX_DURATION`.
+    """
+    seconds = 0
+    for number, unit in _DURATION_PART.findall(text):
+        digits = number.lstrip("0")
+        # more digits than the maximum has seconds: out of range, and int() of a
+        # long enough string would refuse (or take quadratic time)
+        if len(digits) > len(str(_MAX_DURATION_SECONDS)):
+            raise ValueError(f"duration `{text}` is out of range")
+        seconds += int(digits or "0") * _UNIT_SECONDS[unit]
+        if seconds > _MAX_DURATION_SECONDS:
+            raise ValueError(f"duration `{text}` is out of range")
     return timedelta(seconds=seconds)
 
 
-def _int(token: Token) -> int:
-    """An integer token: decimal (leading zeros allowed) or ``0x`` hexadecimal."""
-    text = str(token)
-    return int(text, 16) if text[:2].lower() == "0x" else int(text, 10)
+def _shorten(text: str) -> str:
+    return text if len(text) <= _SHOWN else f"{text[: _SHOWN - 4]}..."
+
+
+_INT_HELP: Final = f"integers are 64-bit: {INT_MIN} to {INT_MAX}"
 
 
 def _kids(node: Tree[Any]) -> list[Any]:
@@ -80,12 +158,75 @@ class _Builder:
     def string(self, token: Token) -> str:
         return decode_string(token, self.source, self.limits)
 
+    def out_of_range(self, what: str, text: str, span: Span, help: str) -> ParseError:
+        return ParseError(
+            [
+                Diagnostic(
+                    Severity.ERROR,
+                    "literal_out_of_range",
+                    f"{what} `{_shorten(text)}` is out of range",
+                    span,
+                    help=help,
+                )
+            ]
+        )
+
     def cel(self, tree: Tree[Any]) -> ast.CelText:
         span = self.span(tree)
-        return ast.CelText(build_expr(tree, self.source, self.limits), span.text(), span)
+        try:
+            expr = build_expr(tree, self.source, self.limits)
+        except ValueError:
+            # Python refuses int() of a string of more than 4,300 digits
+            raise self._long_number(tree, span) from None
+        return ast.CelText(expr, span.text(), span)
+
+    def _long_number(self, tree: Tree[Any], span: Span) -> ParseError:
+        """The error for an integer literal too long to convert, at the literal."""
+        long_numbers = [
+            token
+            for subtree in tree.iter_subtrees()  # iterative, unlike scan_values
+            for token in subtree.children
+            if isinstance(token, Token)
+            and token.type.rpartition("__")[2] in ("INT", "UINT")
+            and len(token) > 20
+        ]
+        if not long_numbers:
+            return self.out_of_range("expression", span.text(), span, _INT_HELP)
+        first = min(long_numbers, key=lambda t: t.start_pos or 0)
+        return self.out_of_range("integer literal", str(first), self.span(first), _INT_HELP)
+
+    def integer(self, token: Token, minus: Token | None = None) -> int:
+        """An integer token: decimal (leading zeros allowed) or ``0x`` hexadecimal,
+        negated after a ``-``; it must fit a 64-bit signed integer."""
+        text = str(token)
+        hexadecimal = text[:2].lower() == "0x"
+        digits = (text[2:] if hexadecimal else text).lstrip("0") or "0"
+        span = self.span(token)
+        if minus is not None:
+            text = f"-{text}"
+            span = Span(self.source, minus.start_pos or 0, span.end)
+        # more digits than 2**63 has cannot fit (and int() refuses 4,301 digits)
+        if len(digits) > (16 if hexadecimal else 19):
+            raise self.out_of_range("integer literal", text, span, _INT_HELP)
+        value = int(digits, 16 if hexadecimal else 10)
+        if minus is not None:
+            value = -value
+        if not INT_MIN <= value <= INT_MAX:
+            raise self.out_of_range("integer literal", text, span, _INT_HELP)
+        return value
 
     def duration(self, token: Token) -> ast.DurationLit:
-        return ast.DurationLit(str(token), parse_duration_literal(str(token)), self.span(token))
+        text = str(token)
+        try:
+            value = parse_duration_literal(text)
+        except ValueError:
+            raise self.out_of_range(
+                "duration",
+                text,
+                self.span(token),
+                f"the longest duration is {MAX_DURATION.days}d (100 years)",
+            ) from None
+        return ast.DurationLit(text, value, self.span(token))
 
     def decl(self, node: Tree[Any]) -> ast.Decl:
         kind = str(node.data)
@@ -171,9 +312,18 @@ class _Builder:
             self.name(name), optional is not None, self.type_ref(type_node), self.span(node)
         )
 
-    def type_ref(self, node: Tree[Any]) -> ast.TypeRef:
+    def type_ref(self, node: Tree[Any], depth: int = 1) -> ast.TypeRef:
+        """A field type; ``depth`` counts the type arguments it is inside of."""
         name, *args = _kids(node)
-        return ast.TypeRef(self.name(name), tuple(self.type_ref(a) for a in args), self.span(node))
+        if args and depth > MAX_TYPE_NESTING:
+            raise SourceLimitError(
+                "nesting_too_deep",
+                f"type nests deeper than {MAX_TYPE_NESTING} levels",
+                self.span(node),
+            )
+        return ast.TypeRef(
+            self.name(name), tuple(self.type_ref(a, depth + 1) for a in args), self.span(node)
+        )
 
     def calendar(self, node: Tree[Any]) -> ast.CalendarDecl:
         name, *items = _kids(node)
@@ -217,7 +367,7 @@ class _Builder:
                 number, after, *targets = kids
                 levels.append(
                     ast.LevelDecl(
-                        _int(number),
+                        self.integer(number),
                         None if after is None else self.duration(after),
                         tuple(self.target(t) for t in targets),
                         self.span(item),
@@ -227,7 +377,7 @@ class _Builder:
                 count, after = kids
                 repeats.append(
                     ast.RepeatDecl(
-                        _int(count),
+                        self.integer(count),
                         None if after is None else self.duration(after),
                         self.span(item),
                     )
@@ -252,7 +402,7 @@ class _Builder:
             seen.append((kind, self.span(item)))
             if kind == "precedence":
                 minus, number = kids
-                precedence = _int(number) * (-1 if minus is not None else 1)
+                precedence = self.integer(number, minus)
             elif kind == "when":
                 when = self.cel(kids[0])
             else:
@@ -481,5 +631,5 @@ class _Builder:
             case "data":
                 return ast.ExpectData(self.name(kids[0]), self.cel(kids[1]), span)
             case "version":
-                return ast.ExpectVersion(_int(kids[0]), span)
+                return ast.ExpectVersion(self.integer(kids[0]), span)
         raise AssertionError(kind)  # pragma: no cover - the grammar has no other expectations

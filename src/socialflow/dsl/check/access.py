@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable
 from typing import Any, Final
 
 from socialflow.dsl import ast
+from socialflow.dsl.check._graph import strongly_connected
 from socialflow.dsl.check.context import Context
 from socialflow.dsl.program import AccessRule
 
@@ -37,29 +39,7 @@ def check_access(ctx: Context) -> None:
         return out
 
     direct = {name: perms_of(r.permissions) for name, r in role_decls.items()}
-    roles: dict[str, frozenset[str]] = {}
-    for name, decl in role_decls.items():
-        for parent in decl.extends:
-            ctx.resolve("role", parent, role_decls, "undeclared_role")
-        expanded: set[str] = set()
-        stack: list[tuple[str, tuple[str, ...]]] = [(name, (name,))]
-        seen: set[str] = set()
-        while stack:
-            current, chain = stack.pop()
-            if current in seen:
-                continue
-            seen.add(current)
-            expanded |= direct.get(current, set())
-            for parent in role_decls[current].extends if current in role_decls else ():
-                if parent.text == name:
-                    ctx.error(
-                        "role_cycle",
-                        f"role `{name}` extends itself: {' -> '.join((*chain, name))}",
-                        decl.name.span,
-                    )
-                    continue
-                stack.append((parent.text, (*chain, parent.text)))
-        roles[name] = frozenset(expanded)
+    roles = _expand_roles(ctx, role_decls, direct)
     rules: list[AccessRule] = []
     for index, access_decl in enumerate(ctx.of(ast.AccessRuleDecl)):
         perms = perms_of(access_decl.permissions)
@@ -84,3 +64,72 @@ def check_access(ctx: Context) -> None:
     ctx.roles = roles
     ctx.access_rules = tuple(rules)
     ctx.exclusives = tuple(exclusives)
+
+
+def _expand_roles(
+    ctx: Context, role_decls: dict[str, ast.RoleDecl], direct: dict[str, set[str]]
+) -> dict[str, frozenset[str]]:
+    """Every role's permissions with those of the roles it extends, transitively.
+
+    The ``extends`` graph is condensed into its strongly connected components
+    once, and each component's permissions are the union of its members' and of
+    the components it extends (computed before it): linear in the roles and
+    ``extends`` links, whatever the length of the chains.  Each cycle is
+    reported once, at the first role of it that is declared.
+    """
+    edges: dict[str, list[str]] = {}
+    for name, decl in role_decls.items():
+        for ref in decl.extends:
+            ctx.resolve("role", ref, role_decls, "undeclared_role")
+        edges[name] = [p.text for p in decl.extends if p.text in role_decls]
+    order = {name: i for i, name in enumerate(role_decls)}
+    expanded: dict[str, frozenset[str]] = {}
+    for component in strongly_connected(list(role_decls), edges):
+        members = set(component)
+        perms: set[str] = set()
+        for member in component:
+            perms |= direct[member]
+            for parent in edges[member]:
+                if parent not in members:
+                    perms |= expanded[parent]
+        frozen = frozenset(perms)
+        for member in component:
+            expanded[member] = frozen
+        first = min(component, key=order.__getitem__)
+        if len(component) > 1 or first in edges[first]:
+            chain = _cycle(first, edges, members)
+            ctx.error(
+                "role_cycle",
+                f"role `{first}` extends itself: {' -> '.join(chain)}",
+                role_decls[first].name.span,
+                notes=(
+                    ()
+                    if len(members) <= len(chain) - 1
+                    else (
+                        "these roles extend each other: "
+                        + ", ".join(f"`{m}`" for m in sorted(members, key=order.__getitem__)),
+                    )
+                ),
+            )
+    return {name: expanded[name] for name in role_decls}
+
+
+def _cycle(start: str, edges: dict[str, list[str]], members: set[str]) -> list[str]:
+    """The shortest chain of ``extends`` from ``start`` back to itself, inside its
+    component (breadth first, so the chain is found in linear time)."""
+    previous: dict[str, str] = {}
+    queue = deque([start])
+    while queue:
+        current = queue.popleft()
+        for parent in edges[current]:
+            if parent not in members:
+                continue
+            if parent == start:
+                chain = [current]
+                while chain[-1] != start:
+                    chain.append(previous[chain[-1]])
+                return [start, *reversed(chain[:-1]), start]
+            if parent not in previous:
+                previous[parent] = current
+                queue.append(parent)
+    raise AssertionError(start)  # pragma: no cover - a component with a cycle has one

@@ -8,15 +8,15 @@ context, reports diagnostics, and stores its own results for later passes.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from typing import Any, TypeVar
+from collections.abc import Callable, Collection, Sequence
+from typing import Any, Final, TypeVar
 
 from socialflow._suggest import did_you_mean
 from socialflow.cel.checker import check as check_cel
 from socialflow.cel.types import ObjectType
 from socialflow.dsl import ast
 from socialflow.dsl.program import AccessRule, CheckedRule, CheckedWorkflow, Schema
-from socialflow.errors import CheckError, Diagnostic, Severity
+from socialflow.errors import Diagnostic, Severity, SourceError
 from socialflow.source import Span
 from socialflow.timing.calendar import Calendar
 from socialflow.timing.escalation import EscalationPolicy
@@ -25,6 +25,9 @@ from socialflow.timing.sla import SlaPolicy
 __all__ = ["Context"]
 
 D = TypeVar("D")
+
+#: Candidate names compared for did-you-mean suggestions in one check, in all.
+SUGGESTION_BUDGET: Final = 50_000
 
 
 class Context:
@@ -36,6 +39,11 @@ class Context:
         self.diagnostics: list[Diagnostic] = []
         #: (kind, name) of every declaration something refers to (for the unused lint)
         self.used: set[tuple[str, str]] = set()
+        #: id(collection) -> (collection, its names by length), for suggestions
+        self._by_length: dict[int, tuple[Collection[str], dict[int, list[str]]]] = {}
+        self._suggestion_budget = SUGGESTION_BUDGET
+        #: (id(source), offset) -> "name:line:col", for notes
+        self._locations: dict[tuple[int, int], str] = {}
         # -- results, filled in by the passes in order -----------------------------------
         self.header: ast.RulesetDecl | None = None
         self.hit = "all"
@@ -79,28 +87,60 @@ class Context:
                     "duplicate_declaration",
                     f"{kind} `{name.text}` is declared twice",
                     name.span,
-                    notes=(f"first declared at {first.span.location()}",),
+                    notes=(f"first declared at {self.location(first.span)}",),
                 )
                 continue
             out[name.text] = decl
         return out
 
-    def resolve(self, kind: str, name: ast.Name, known: Iterable[str], code: str) -> bool:
-        """Is ``name`` declared among ``known``?  Reports it with a suggestion if not."""
+    def resolve(self, kind: str, name: ast.Name, known: Collection[str], code: str) -> bool:
+        """Is ``name`` declared among ``known``?  Reports it with a suggestion if not.
+
+        ``known`` should be a mapping or a set: membership is tested directly.
+        """
         self.used.add((kind, name.text))
-        names = list(known)
-        if name.text in names:
+        if name.text in known:
             return True
         self.error(
-            code, f"undeclared {kind} `{name.text}`", name.span, did_you_mean(name.text, names)
+            code, f"undeclared {kind} `{name.text}`", name.span, self.suggest(name.text, known)
         )
         return False
+
+    def suggest(self, name: str, *known: Collection[str]) -> str | None:
+        """:func:`~socialflow._suggest.did_you_mean` for ``name`` among the names
+        of every collection in ``known``.
+
+        Suggestions are not free (an edit distance per candidate), and a file
+        with thousands of misspelt names among thousands of declarations would
+        make loading quadratic.  So only candidates of a length that can be
+        close enough are compared (which changes no suggestion), and once a
+        check has compared :data:`SUGGESTION_BUDGET` candidates it suggests no
+        more (deterministically: the same input stops at the same place).
+        Each collection is indexed by length once, so it must not change
+        during the check (the declarations do not).
+        """
+        reach = 3  # did_you_mean allows at most three edits
+        candidates: list[str] = []
+        for collection in known:
+            by_length = self._by_length.get(id(collection))
+            if by_length is None or by_length[0] is not collection:
+                table: dict[int, list[str]] = {}
+                for candidate in collection:
+                    table.setdefault(len(candidate), []).append(candidate)
+                by_length = self._by_length[id(collection)] = (collection, table)
+            for size in range(len(name) - reach, len(name) + reach + 1):
+                candidates.extend(by_length[1].get(size, ()))
+        if len(candidates) > self._suggestion_budget:
+            self._suggestion_budget = 0
+            return None
+        self._suggestion_budget -= len(candidates)
+        return did_you_mean(name, candidates)
 
     def cel(self, text: ast.CelText, declarations: dict[str, Any], want_bool: bool) -> None:
         """Type-check an embedded CEL expression against ``declarations``."""
         try:
             result = check_cel(text.expr, declarations)
-        except CheckError as e:
+        except SourceError as e:  # a CheckError, or a SourceLimitError (too deep)
             self.diagnostics.extend(e.diagnostics)
             return
         name = str(result)
@@ -108,6 +148,15 @@ class Context:
             self.error("type_error", f"a condition must be a `bool`, not `{name}`", text.span)
 
     # -- diagnostics -----------------------------------------------------------------------
+    def location(self, span: Span) -> str:
+        """``span.location()``, remembered: notes name the same first declaration
+        again and again, and finding a column costs the length of its line."""
+        key = (id(span.source), span.start)
+        found = self._locations.get(key)
+        if found is None:
+            found = self._locations[key] = span.location()
+        return found
+
     def error(
         self,
         code: str,

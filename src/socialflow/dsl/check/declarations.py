@@ -16,7 +16,7 @@ def check_header(ctx: Context) -> None:
             "duplicate_declaration",
             "a bundle has one `ruleset` header",
             extra.span,
-            notes=(f"first declared at {rulesets[0].span.location()}",),
+            notes=(f"first declared at {ctx.location(rulesets[0].span)}",),
         )
     ctx.header = header = rulesets[0] if rulesets else None
     if header is not None and header.hit is not None:
@@ -49,7 +49,7 @@ def check_input(ctx: Context) -> None:
             "duplicate_declaration",
             "a bundle has one `input` declaration",
             extra.span,
-            notes=(f"first declared at {inputs[0].span.location()}",),
+            notes=(f"first declared at {ctx.location(inputs[0].span)}",),
         )
     if not inputs:
         return

@@ -6,20 +6,23 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from socialflow.cel import ast as cel_ast
 from socialflow.cel.analysis import analyse
 from socialflow.cel.interpreter import evaluate as interpret
 from socialflow.cel.limits import Limits
 from socialflow.dsl import ast
 from socialflow.dsl.check.context import Context
 from socialflow.dsl.program import CheckedRule
-from socialflow.errors import EvalError
 from socialflow.source import Span
 
-__all__ = ["constant_value", "lint_rules", "lint_unused"]
+__all__ = ["MAX_LINT_DEPTH", "constant_value", "lint_rules", "lint_unused", "shallow"]
 
 _CONSTANT_LIMITS: Final = Limits(
     max_iterations=10_000, max_string_length=100_000, max_collection_size=10_000
 )
+#: The lints evaluate and analyse conditions with recursive code: a condition
+#: nested deeper than this (a chain of hundreds of ``||``, say) is not linted.
+MAX_LINT_DEPTH: Final = 150
 
 
 def lint_rules(ctx: Context) -> None:
@@ -36,7 +39,7 @@ def lint_rules(ctx: Context) -> None:
                 f"rule `{rule.name}` can never apply",
                 rule.span if rule.condition is None else rule.condition.span,
                 notes=(
-                    f"rule `{blocker.name}` at {blocker.span.location()} always matches and {ends}",
+                    f"rule `{blocker.name}` at {ctx.location(blocker.span)} always matches and {ends}",
                 ),
             )
             continue
@@ -52,11 +55,12 @@ def lint_rules(ctx: Context) -> None:
     # same-precedence rules that set different values of one single-valued output:
     # compare each rule with the first rule of its precedence that set the output
     first_setter: dict[tuple[int, str], tuple[CheckedRule, str, Span]] = {}
+    equalities = _Equalities(ctx.input_var)
     for rule in rules:
         for key, (value, span) in _outputs(rule).items():
             seen = first_setter.setdefault((rule.precedence, key), (rule, value, span))
             first, first_value, first_span = seen
-            if first is rule or first_value == value or _exclusive(first, rule, ctx.input_var):
+            if first is rule or first_value == value or _exclusive(first, rule, equalities):
                 continue
             ctx.warning(
                 "conflicting_rules",
@@ -65,7 +69,7 @@ def lint_rules(ctx: Context) -> None:
                 span,
                 help="give one rule a higher precedence to make the winner explicit",
                 notes=(
-                    f"`{first.name}` sets it at {first_span.location()}; when both "
+                    f"`{first.name}` sets it at {ctx.location(first_span)}; when both "
                     "match, the one declared first wins",
                 ),
             )
@@ -96,20 +100,52 @@ def constant_value(condition: ast.CelText | None) -> bool | None:
     """
     if condition is None:
         return True
+    if not shallow(condition.expr):
+        return None
     try:
         value = interpret(condition.expr, {}, _CONSTANT_LIMITS)
-    except EvalError:
+    except Exception:  # an error, a limit, a bug: the probe proves nothing
         return None
     return value if type(value) is bool else None
 
 
-def _exclusive(a: CheckedRule, b: CheckedRule, input_var: str | None) -> bool:
+def shallow(expr: cel_ast.Expr, limit: int = MAX_LINT_DEPTH) -> bool:
+    """Does ``expr`` nest no deeper than ``limit``?  Measured without recursion,
+    and stopping as soon as it is deeper, so the lints can recurse safely."""
+    pending = [(expr, 1)]
+    while pending:
+        node, depth = pending.pop()
+        if depth > limit:
+            return False
+        pending.extend((child, depth + 1) for child in cel_ast.children(node))
+    return True
+
+
+class _Equalities:
+    """The equality constraints of each rule's condition, analysed once per rule
+    however many rules it is compared with."""
+
+    def __init__(self, input_var: str | None) -> None:
+        self.input_var = input_var
+        self.found: dict[int, dict[tuple[str, ...], frozenset[str]]] = {}
+
+    def of(self, rule: CheckedRule) -> dict[tuple[str, ...], frozenset[str]]:
+        found = self.found.get(rule.order)
+        if found is None:
+            found = {}
+            if rule.condition is not None and shallow(rule.condition.expr):
+                found, _ = analyse(rule.condition.expr, self.input_var)
+            self.found[rule.order] = found
+        return found
+
+
+def _exclusive(a: CheckedRule, b: CheckedRule, equalities: _Equalities) -> bool:
     """True when the two conditions test one field against disjoint literal sets
     (``msg.lang == "es"`` vs ``msg.lang == "de"``): they can never both match."""
     if a.condition is None or b.condition is None:
         return False
-    equal_a, _ = analyse(a.condition.expr, input_var)
-    equal_b, _ = analyse(b.condition.expr, input_var)
+    equal_a = equalities.of(a)
+    equal_b = equalities.of(b)
     return any(path in equal_b and not values & equal_b[path] for path, values in equal_a.items())
 
 

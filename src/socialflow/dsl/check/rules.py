@@ -57,7 +57,7 @@ def _rule(ctx: Context, rule: ast.RuleDecl, order: int) -> CheckedRule:
                     "duplicate_action",
                     f"rule `{rule.name.text}` sets `{key}` twice; the first wins",
                     action.span,
-                    notes=(f"first set at {seen[key].span.location()}",),
+                    notes=(f"first set at {ctx.location(seen[key].span)}",),
                 )
             seen.setdefault(key, action)
         match action:

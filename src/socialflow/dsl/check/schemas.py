@@ -6,14 +6,14 @@ from __future__ import annotations
 import re
 from typing import Any, Final
 
-from socialflow._suggest import did_you_mean
 from socialflow.cel.types import ObjectType, parse_type
 from socialflow.dsl import ast
+from socialflow.dsl.check._graph import strongly_connected
 from socialflow.dsl.check.context import Context
 from socialflow.dsl.program import Schema, SchemaField
 from socialflow.errors import UsageError
 
-__all__ = ["check_schemas", "type_text"]
+__all__ = ["MAX_SCHEMA_DEPTH", "check_schemas", "type_text"]
 
 _PRIMITIVES: Final = frozenset(
     {
@@ -30,7 +30,12 @@ _PRIMITIVES: Final = frozenset(
     }
 )
 _GENERICS: Final = {"list": 1, "map": 2}
+_MAP_KEYS: Final = frozenset({"int", "uint", "bool", "string", "dyn"})
 _NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_TYPE_TOKEN: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|[(),]")
+#: How many levels a value of a schema may nest (records, lists, maps): the
+#: engines walk values level by level.  Deeper is ``nesting_too_deep``.
+MAX_SCHEMA_DEPTH: Final = 100
 
 
 def check_schemas(ctx: Context) -> None:
@@ -46,7 +51,7 @@ def check_schemas(ctx: Context) -> None:
                     "duplicate_declaration",
                     f"field `{f.name.text}` is declared twice in `{name}`",
                     f.name.span,
-                    notes=(f"first declared at {seen[f.name.text].span.location()}",),
+                    notes=(f"first declared at {ctx.location(seen[f.name.text].span)}",),
                 )
                 continue
             seen[f.name.text] = f
@@ -54,28 +59,65 @@ def check_schemas(ctx: Context) -> None:
             fields.append(SchemaField(f.name.text, text, f.optional, f.span))
         out[name] = Schema(name, tuple(fields))
     # recursion makes an infinite type: reject it
+    edges = _references(out)
+    components = strongly_connected(list(out), edges)
+    recursive = {
+        name
+        for component in components
+        if len(component) > 1 or component[0] in edges[component[0]]
+        for name in component
+    }
     for name, decl in decls.items():
-        if _reaches(name, name, out, set()):
+        if name in recursive:
             ctx.error(
                 "recursive_schema",
                 f"schema `{name}` contains itself",
                 decl.name.span,
                 "use a list or map of ids instead of nesting the schema in itself",
             )
+    # every engine walks values level by level: bound how deep a value can nest
+    depths = _depths(out, components)
+    for name, decl in decls.items():
+        if depths[name] > MAX_SCHEMA_DEPTH >= max((depths[r] for r in edges[name]), default=0):
+            ctx.error(
+                "nesting_too_deep",
+                f"values of schema `{name}` nest {depths[name]} levels deep "
+                f"(records, lists and maps); the limit is {MAX_SCHEMA_DEPTH}",
+                decl.name.span,
+                "flatten the schema: refer to nested records by id",
+            )
     ctx.schemas = out
     ctx.object_types = _object_types(out)
 
 
-def _reaches(target: str, current: str, schemas: dict[str, Schema], seen: set[str]) -> bool:
-    schema = schemas.get(current)
-    if schema is None or current in seen:
-        return False
-    seen.add(current)
-    for f in schema.fields:
-        for ref in _NAME.findall(f.type):
-            if ref == target or _reaches(target, ref, schemas, seen):
-                return True
-    return False
+def _references(schemas: dict[str, Schema]) -> dict[str, list[str]]:
+    """The schemas each schema's fields name, in field order."""
+    return {
+        name: [ref for f in schema.fields for ref in _NAME.findall(f.type) if ref in schemas]
+        for name, schema in schemas.items()
+    }
+
+
+def _depths(schemas: dict[str, Schema], components: list[list[str]]) -> dict[str, int]:
+    """How many levels a value of each schema nests: a record is one level, each
+    list or map one more, a field of another schema that schema's depth.
+    ``components`` come dependencies first; recursive schemas count as one level
+    where they recur (they are reported already)."""
+    depths: dict[str, int] = {}
+    for component in components:
+        for name in component:
+            depth = 1
+            for f in schemas[name].fields:
+                parens = 0
+                for token in _TYPE_TOKEN.findall(f.type):
+                    if token == "(":
+                        parens += 1
+                    elif token == ")":
+                        parens -= 1
+                    elif token != ",":
+                        depth = max(depth, 1 + parens + depths.get(token, 0))
+            depths[name] = depth
+    return depths
 
 
 def type_text(ctx: Context, ref: ast.TypeRef, schemas: dict[str, ast.SchemaDecl]) -> str:
@@ -86,7 +128,16 @@ def type_text(ctx: Context, ref: ast.TypeRef, schemas: dict[str, ast.SchemaDecl]
                 "invalid_type", f"`{name}` takes {_GENERICS[name]} type argument(s)", ref.span
             )
             return "dyn"
-        return f"{name}({', '.join(type_text(ctx, a, schemas) for a in ref.args)})"
+        args = [type_text(ctx, a, schemas) for a in ref.args]
+        if name == "map" and args[0] not in _MAP_KEYS:
+            ctx.error(
+                "invalid_type",
+                f"`{args[0]}` cannot be a map key type",
+                ref.args[0].span,
+                "map keys are int, uint, bool, string or dyn",
+            )
+            args[0] = "dyn"
+        return f"{name}({', '.join(args)})"
     if ref.args:
         ctx.error("invalid_type", f"`{name}` takes no type arguments", ref.span)
     if name in _PRIMITIVES:
@@ -98,38 +149,61 @@ def type_text(ctx: Context, ref: ast.TypeRef, schemas: dict[str, ast.SchemaDecl]
         "undeclared_type",
         f"undeclared type `{name}`",
         ref.name.span,
-        did_you_mean(name, [*_PRIMITIVES, *_GENERICS, *schemas]),
+        ctx.suggest(name, _PRIMITIVES, _GENERICS, schemas),
     )
     return "dyn"
 
 
 def _object_types(schemas: dict[str, Schema]) -> dict[str, ObjectType]:
     """CEL object types for the schemas, built dependencies first (recursive
-    schemas were reported already and become ``dyn`` where they recurse)."""
+    schemas were reported already and become ``dyn`` where they recurse).
+
+    A depth-first walk with an explicit stack: a chain of thousands of schemas
+    is no deeper for Python than a chain of two.
+    """
     built: dict[str, ObjectType] = {}
     visiting: set[str] = set()
+    edges = {
+        name: [[r for r in _NAME.findall(f.type) if r in schemas] for f in schema.fields]
+        for name, schema in schemas.items()
+    }
 
-    def build(name: str) -> ObjectType:
-        if name in built:
-            return built[name]
-        visiting.add(name)
-        fields: list[tuple[str, Any]] = []
-        for f in schemas[name].fields:
-            refs = [r for r in _NAME.findall(f.type) if r in schemas]
-            for ref in refs:
-                if ref not in visiting:
-                    build(ref)
-            text = f.type
-            if any(ref in visiting for ref in refs):
-                text = "dyn"
+    class _Frame:
+        __slots__ = ("field", "fields", "name", "ref")
+
+        def __init__(self, name: str) -> None:
+            self.name = name
+            self.field = 0  # the field being resolved
+            self.ref = 0  # the next schema its type names
+            self.fields: list[tuple[str, Any]] = []
+
+    for root in schemas:
+        if root in built:
+            continue
+        visiting.add(root)
+        stack = [_Frame(root)]
+        while stack:
+            frame = stack[-1]
+            schema = schemas[frame.name]
+            if frame.field == len(schema.fields):
+                stack.pop()
+                visiting.discard(frame.name)
+                built[frame.name] = ObjectType(frame.name, tuple(frame.fields))
+                continue
+            refs = edges[frame.name][frame.field]
+            if frame.ref < len(refs):
+                ref = refs[frame.ref]
+                frame.ref += 1
+                if ref not in visiting and ref not in built:
+                    visiting.add(ref)
+                    stack.append(_Frame(ref))
+                continue
+            f = schema.fields[frame.field]
+            text = "dyn" if any(ref in visiting for ref in refs) else f.type
             try:
-                fields.append((f.name, parse_type(text, built)))
+                frame.fields.append((f.name, parse_type(text, built)))
             except UsageError:
-                fields.append((f.name, parse_type("dyn")))
-        visiting.discard(name)
-        built[name] = ObjectType(name, tuple(fields))
-        return built[name]
-
-    for name in schemas:
-        build(name)
+                frame.fields.append((f.name, parse_type("dyn")))
+            frame.field += 1
+            frame.ref = 0
     return built

@@ -74,7 +74,7 @@ def _workflow_test(ctx: Context, test: ast.TestDecl, name: ast.Name) -> None:
                         "undeclared_event",
                         f"`{event.text}` is not an event of workflow `{workflow.name}`",
                         event.span,
-                        did_you_mean(event.text, workflow.events),
+                        ctx.suggest(event.text, workflow.events),
                     )
                 if data is not None:
                     ctx.cel(data, {"now": "timestamp"}, want_bool=False)
@@ -84,7 +84,7 @@ def _workflow_test(ctx: Context, test: ast.TestDecl, name: ast.Name) -> None:
                         "undeclared_state",
                         f"undeclared state `{state.text}` in workflow `{workflow.name}`",
                         state.span,
-                        did_you_mean(state.text, workflow.states),
+                        ctx.suggest(state.text, workflow.states),
                     )
             case ast.ExpectRefused(reason=reason):
                 if reason.text not in REFUSAL_REASONS:

@@ -53,7 +53,8 @@ def _calendar(ctx: Context, decl: ast.CalendarDecl) -> Calendar | None:
     #: where each entry of ``hours`` was written (its time range)
     written: list[ast.TimeRange] = []
     for open_decl in decl.opens:
-        days: list[int] = []
+        # each day once, so an `open` line makes at most 7 intervals per time range
+        days: dict[int, ast.DaySpec] = {}
         for spec in open_decl.days:
             first = _day(ctx, spec.first)
             last = _day(ctx, spec.last) if spec.last is not None else first
@@ -68,7 +69,17 @@ def _calendar(ctx: Context, decl: ast.CalendarDecl) -> Calendar | None:
                 )
                 ok = False
                 continue
-            days.extend(range(first, last + 1))
+            repeated = [day for day in range(first, last + 1) if day in days]
+            if repeated:
+                ctx.error(
+                    "overlapping_hours",
+                    f"`{WEEKDAY_NAMES[repeated[0]]}` is listed twice in one `open` line",
+                    spec.span,
+                    notes=(f"first listed at {ctx.location(days[repeated[0]].span)}",),
+                )
+                ok = False
+            for day in range(first, last + 1):
+                days.setdefault(day, spec)
         for rng in open_decl.ranges:
             start = _clock(ctx, rng.start, rng.span, allow_24=False)
             end = _clock(ctx, rng.end, rng.span, allow_24=True)
@@ -91,11 +102,14 @@ def _calendar(ctx: Context, decl: ast.CalendarDecl) -> Calendar | None:
     if not ok and not hours:
         problems = tuple(p for p in problems if p.code != "no_opening_hours")
     reported: set[int] = set()
+    # where each interval was first written (one lookup per problem, not a scan)
+    origin: dict[OpeningHours, ast.TimeRange] = {}
+    for h, r in zip(hours, written, strict=True):
+        origin.setdefault(h, r)
     for problem in problems:
         where: ast.TimeRange | None = None
         if problem.index is not None and 0 <= problem.index < len(calendar.hours):
-            wanted = calendar.hours[problem.index]
-            where = next((r for h, r in zip(hours, written, strict=True) if h == wanted), None)
+            where = origin.get(calendar.hours[problem.index])
         if problem.code == "empty_interval" and where is not None:
             if id(where) not in reported:  # one report per written range, not per day
                 reported.add(id(where))

@@ -9,11 +9,11 @@ they write) and ``now``.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any, Final
 
-from socialflow._suggest import did_you_mean
 from socialflow.cel.checker import check as check_cel
 from socialflow.cel.types import DYN, ObjectType, format_type, is_assignable, parse_type
 from socialflow.dsl import ast
@@ -27,7 +27,7 @@ from socialflow.dsl.program import (
     CheckedWhile,
     CheckedWorkflow,
 )
-from socialflow.errors import CheckError
+from socialflow.errors import Severity, SourceError, UsageError
 from socialflow.source import Span
 
 __all__ = ["analyse_workflows", "check_workflows"]
@@ -35,19 +35,24 @@ __all__ = ["analyse_workflows", "check_workflows"]
 #: Effect argument kinds that name a declaration (when written as a name, not a
 #: string: `role hub_editor` is the access role, `role "pr_director"` a label).
 _ARG_KINDS: Final = ("queue", "role", "escalation")
+#: How many declared names a help line lists.
+_LISTED: Final = 20
 
 
 def check_workflows(ctx: Context) -> None:
     decls = ctx.collect("workflow", ctx.of(ast.WorkflowDecl), lambda w: w.name)
     ctx.workflow_decls = decls
+    permissions = dict.fromkeys(ctx.permissions)
     for name, decl in decls.items():
-        checked = _workflow(ctx, decl)
+        checked = _workflow(ctx, decl, permissions)
         if checked is not None:
             ctx.workflows[name] = checked
 
 
-def _workflow(ctx: Context, decl: ast.WorkflowDecl) -> CheckedWorkflow | None:
-    errors_before = sum(1 for d in ctx.diagnostics if d.severity.value == "error")
+def _workflow(
+    ctx: Context, decl: ast.WorkflowDecl, permissions: dict[str, None]
+) -> CheckedWorkflow | None:
+    reported_before = len(ctx.diagnostics)
     states: dict[str, ast.Name] = {}
     initial: list[ast.Name] = []
     finals: set[str] = set()
@@ -60,7 +65,7 @@ def _workflow(ctx: Context, decl: ast.WorkflowDecl) -> CheckedWorkflow | None:
                     "duplicate_declaration",
                     f"state `{name.text}` is declared twice in workflow `{decl.name.text}`",
                     name.span,
-                    notes=(f"first declared at {states[name.text].span.location()}",),
+                    notes=(f"first declared at {ctx.location(states[name.text].span)}",),
                 )
                 continue
             states[name.text] = name
@@ -80,8 +85,10 @@ def _workflow(ctx: Context, decl: ast.WorkflowDecl) -> CheckedWorkflow | None:
             "duplicate_initial_state",
             f"workflow `{decl.name.text}` has more than one initial state",
             extra.span,
-            notes=(f"`{initial[0].text}` is initial at {initial[0].span.location()}",),
+            notes=(f"`{initial[0].text}` is initial at {ctx.location(initial[0].span)}",),
         )
+
+    listed = functools.cache(lambda: _declared("states", states))  # once, not per error
 
     def state(name: ast.Name) -> str:
         if name.text not in states:
@@ -89,7 +96,7 @@ def _workflow(ctx: Context, decl: ast.WorkflowDecl) -> CheckedWorkflow | None:
                 "undeclared_state",
                 f"undeclared state `{name.text}` in workflow `{decl.name.text}`",
                 name.span,
-                did_you_mean(name.text, states) or _declared("states", states),
+                ctx.suggest(name.text, states) or listed(),
             )
         return name.text
 
@@ -104,7 +111,7 @@ def _workflow(ctx: Context, decl: ast.WorkflowDecl) -> CheckedWorkflow | None:
         "now": "timestamp",
     }
     checked_transitions: list[CheckedTransition] = []
-    events: list[str] = []
+    events: dict[str, None] = {}  # in order of first use
     for index, tr in enumerate(transitions):
         sources = tuple(state(s) for s in tr.sources)
         target = state(tr.target)
@@ -114,7 +121,7 @@ def _workflow(ctx: Context, decl: ast.WorkflowDecl) -> CheckedWorkflow | None:
             ctx.error("duplicate_item", "a transition has one `when`", extra_guard.span)
         requires = tr.requires[0] if tr.requires else None
         if requires is not None:
-            ctx.resolve("permission", requires, ctx.permissions, "undeclared_permission")
+            ctx.resolve("permission", requires, permissions, "undeclared_permission")
         guard = tr.guards[0] if tr.guards else None
         if guard is not None:
             ctx.cel(guard, declarations, want_bool=True)
@@ -125,12 +132,11 @@ def _workflow(ctx: Context, decl: ast.WorkflowDecl) -> CheckedWorkflow | None:
                     "duplicate_item",
                     f"`{name.text}` is set twice by one transition",
                     name.span,
-                    notes=(f"first set at {seen_sets[name.text].span.location()}",),
+                    notes=(f"first set at {ctx.location(seen_sets[name.text].span)}",),
                 )
             seen_sets.setdefault(name.text, name)
             ctx.cel(value, declarations, want_bool=False)
-        if tr.event.text not in events:
-            events.append(tr.event.text)
+        events.setdefault(tr.event.text)
         checked_transitions.append(
             CheckedTransition(
                 index,
@@ -163,8 +169,8 @@ def _workflow(ctx: Context, decl: ast.WorkflowDecl) -> CheckedWorkflow | None:
                         whiles.append(CheckedWhile(order, in_state, checked_policy, item.span))
             case ast.StateDecl() | ast.TransitionDecl() | ast.DataDecl():
                 pass
-    errors_after = sum(1 for d in ctx.diagnostics if d.severity.value == "error")
-    if errors_after > errors_before or not initial:
+    failed = any(d.severity is Severity.ERROR for d in ctx.diagnostics[reported_before:])
+    if failed or not initial:
         return None
     return CheckedWorkflow(
         name=decl.name.text,
@@ -186,6 +192,9 @@ def _workflow(ctx: Context, decl: ast.WorkflowDecl) -> CheckedWorkflow | None:
 
 def _declared(what: str, names: Iterable[str]) -> str:
     listed = sorted(names)
+    if len(listed) > _LISTED:  # a help line, not a dump
+        shown = ", ".join(listed[:_LISTED])
+        return f"declared {what}: {shown} and {len(listed) - _LISTED} more"
     return f"declared {what}: {', '.join(listed)}" if listed else f"no {what} are declared"
 
 
@@ -201,11 +210,15 @@ def _declared_data(ctx: Context, decl: ast.WorkflowDecl) -> dict[str, tuple[Any,
                     "duplicate_declaration",
                     f"data field `{f.name.text}` is declared twice",
                     f.name.span,
-                    notes=(f"first declared at {out[f.name.text][1].span.location()}",),
+                    notes=(f"first declared at {ctx.location(out[f.name.text][1].span)}",),
                 )
                 continue
             text = type_text(ctx, f.type, ctx.schema_decls)
-            out[f.name.text] = (parse_type(text, ctx.object_types), f)
+            try:
+                declared = parse_type(text, ctx.object_types)
+            except UsageError:  # type_text reported why
+                declared = DYN
+            out[f.name.text] = (declared, f)
     return out
 
 
@@ -230,7 +243,7 @@ def _data_types(
         for name, value in tr.sets:
             try:
                 written = check_cel(value.expr, loose)
-            except CheckError:
+            except SourceError:  # reported when the value is checked for real
                 written = DYN
             if name.text in declared:
                 want = declared[name.text][0]
@@ -290,7 +303,7 @@ def _timeout(
     if item.at is not None:
         try:
             kind = check_cel(item.at.expr, declarations)
-        except CheckError as e:
+        except SourceError as e:
             ctx.diagnostics.extend(e.diagnostics)
         else:
             if str(kind) not in ("timestamp", "dyn"):
@@ -382,19 +395,26 @@ def _analyse(ctx: Context, wf: CheckedWorkflow, decl: ast.WorkflowDecl) -> None:
             f"event `{t.event}` can never fire from {_list(t.sources)}: {why}",
             t.span,
         )
-    # an unguarded transition hides the later ones for the same event and state
+    # an unguarded transition hides the later ones for the same event and state:
+    # the first unguarded transition of each (event, state), found in one pass
+    first_unguarded: dict[tuple[str, str], int] = {}
     for t in wf.transitions:
-        for earlier in wf.transitions[: t.index]:
-            shared = [s for s in t.sources if s in earlier.sources]
-            if earlier.event == t.event and earlier.guard is None and shared:
-                ctx.warning(
-                    "shadowed_transition",
-                    f"`on {t.event}` from {_list(shared)} can never fire: an earlier "
-                    "transition for the same event has no guard",
-                    t.span,
-                    notes=(f"the earlier one is at {earlier.span.location()}",),
-                )
-                break
+        shadowing = [
+            first_unguarded[(t.event, s)] for s in t.sources if (t.event, s) in first_unguarded
+        ]
+        if shadowing:
+            earlier = wf.transitions[min(shadowing)]
+            shared = [s for s in t.sources if s in set(earlier.sources)]
+            ctx.warning(
+                "shadowed_transition",
+                f"`on {t.event}` from {_list(shared)} can never fire: an earlier "
+                "transition for the same event has no guard",
+                t.span,
+                notes=(f"the earlier one is at {ctx.location(earlier.span)}",),
+            )
+        if t.guard is None:
+            for s in t.sources:
+                first_unguarded.setdefault((t.event, s), t.index)
     for timer in wf.timeouts:
         if timer.state in wf.finals:
             ctx.warning(
