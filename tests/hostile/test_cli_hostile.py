@@ -81,12 +81,13 @@ def test_an_sla_too_long_to_compute_is_a_condition_error(tmp_path: Path) -> None
     rules = tmp_path / "rules.sf"
     rules.write_text(
         (RULES / "declarations.sf").read_text(encoding="utf-8")
-        + "\nsla forever { first_response 999999999d }\n"
+        + "\nsla forever { first_response 36500d }\n"
         + "rule all { when true then route customer_care; sla forever }\n",
         encoding="utf-8",
     )
     source = tmp_path / "in.jsonl"
-    source.write_bytes(encode(message(1)) + b"\n")
+    # the longest SLA a rule file may declare (100 years), from a message of 9950
+    source.write_bytes(encode(message(1, received_at="9950-01-01T00:00:00Z")) + b"\n")
     out = tmp_path / "out.jsonl"
     assert main(["triage", str(rules), str(source), "-o", str(out), "--no-summary"]) == 0
     (decision,) = _json_lines(out)

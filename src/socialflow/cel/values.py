@@ -293,10 +293,13 @@ def parse_timestamp(text: str) -> datetime:
 
 def format_timestamp(value: datetime) -> str:
     """RFC 3339 in UTC with ``Z`` and only as many fraction digits as needed."""
-    if type(value) is datetime and value.tzinfo is UTC and not value.microsecond:
-        # the common case: an aware UTC datetime in whole seconds
-        if value.year >= 1000:
-            return value.isoformat()[:19] + "Z"
+    if (
+        type(value) is datetime
+        and value.tzinfo is UTC
+        and not value.microsecond
+        and value.year >= 1000
+    ):  # the common case: an aware UTC datetime in whole seconds
+        return value.isoformat()[:19] + "Z"
     ns = ts_to_ns(value)
     secs, frac = divmod(ns, 10**9)
     dt = EPOCH + timedelta(seconds=secs)
