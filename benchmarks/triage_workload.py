@@ -12,6 +12,18 @@ becomes::
 
 under ``hit all`` with equal precedence, so ``decision.matched`` lists every
 matching rule in rule order: exactly the workload oracle's answer.
+
+The same rule can be written several ways, as rule authors write it
+(:data:`FORMULATIONS`, passed as ``form=``):
+
+- ``any``: ``msg.text.containsAny([" refund ", " broken "])`` (above);
+- ``or``: ``(msg.text.contains(" refund ") || msg.text.contains(" broken "))``;
+- ``word``: ``msg.text.containsAnyWord(["refund", "broken"])``, or
+  ``containsWord("refund")`` for one keyword.  Whole-word matching equals the
+  workload's ``" k " in text`` test because texts are lowercase words
+  separated by single spaces, with a leading and a trailing space;
+- ``reordered``: the conjuncts in another order: the sentiment/followers
+  test first, the ``containsAny`` text test second, the channel test last.
 """
 
 from __future__ import annotations
@@ -50,20 +62,40 @@ def workload() -> Any:
     return rules_workload
 
 
-def rule_text(rule: dict[str, Any]) -> str:
-    channels = json.dumps(rule["channels"])
-    keywords = json.dumps([f" {k} " for k in rule["keywords_any"]])
+#: formulation name -> what it looks like, for reports
+FORMULATIONS: dict[str, str] = {
+    "any": 'containsAny([" k1 ", " k2 "])',
+    "or": '(contains(" k1 ") || contains(" k2 "))',
+    "word": 'containsAnyWord(["k1", "k2"])',
+    "reordered": "third && containsAny && channel",
+}
+
+
+def _text_test(rule: dict[str, Any], form: str) -> str:
+    words: list[str] = list(rule["keywords_any"])
+    if form == "or":
+        tests = " || ".join(f"msg.text.contains({json.dumps(f' {k} ')})" for k in words)
+        return f"({tests})" if len(words) > 1 else tests
+    if form == "word":
+        if len(words) == 1:
+            return f"msg.text.containsWord({json.dumps(words[0])})"
+        return f"msg.text.containsAnyWord({json.dumps(words)})"
+    return f"msg.text.containsAny({json.dumps([f' {k} ' for k in words])})"
+
+
+def rule_text(rule: dict[str, Any], form: str = "any") -> str:
+    """One workload rule in the DSL, written as formulation ``form``."""
+    if form not in FORMULATIONS:
+        raise ValueError(f"unknown formulation {form!r} (known: {', '.join(FORMULATIONS)})")
+    channel = f"msg.channel in {json.dumps(rule['channels'])}"
     if "max_sentiment" in rule:
         third = f"msg.sentiment < {float(rule['max_sentiment'])!r}"
     else:
         third = f"msg.author_followers >= {int(rule['min_followers'])}"
-    return (
-        f"rule {rule['id']} {{\n"
-        f"  when msg.channel in {channels} && msg.text.containsAny({keywords}) && {third}\n"
-        f'  then tag "{rule["id"]}"\n'
-        f"}}\n"
-    )
+    text = _text_test(rule, form)
+    parts = [third, text, channel] if form == "reordered" else [channel, text, third]
+    return f'rule {rule["id"]} {{\n  when {" && ".join(parts)}\n  then tag "{rule["id"]}"\n}}\n'
 
 
-def ruleset_text(rules: list[dict[str, Any]]) -> str:
-    return HEADER + "".join(rule_text(r) for r in rules)
+def ruleset_text(rules: list[dict[str, Any]], form: str = "any") -> str:
+    return HEADER + "".join(rule_text(r, form) for r in rules)
