@@ -48,6 +48,8 @@ class Source:
 
 
 def _display_width(text: str) -> int:
+    if text.isascii() and "\t" not in text:
+        return len(text)  # the common case, at C speed (long lines, many errors)
     width = 0
     for ch in text:
         if ch == "\t":
@@ -86,7 +88,11 @@ class Span:
         return self.source.text[self.start : self.end]
 
     def snippet(self) -> str:
-        """The source line with a gutter and carets under the span (first line only)."""
+        """The source line with a gutter and carets under the span (first line only).
+
+        A line longer than :data:`SNIPPET_WIDTH` columns is cut to a window
+        around the span, marked with ``...`` on the sides it was cut.
+        """
         line, col = self.source.line_col(self.start)
         text = self.source.line_text(line)
         end_line, end_col = self.source.line_col(max(self.start, self.end))
@@ -95,7 +101,24 @@ class Span:
         width = max(1, end_col - col)
         gutter = " " * len(str(line))
         shown = _expand_tabs(text)
+        if len(shown) > SNIPPET_WIDTH:
+            shown, col, width = _window(shown, col, width)
         return f"{gutter} |\n{line} | {shown}\n{gutter} | {' ' * (col - 1)}{'^' * width}"
+
+
+#: Columns of a source line a snippet shows at most.
+SNIPPET_WIDTH = 120
+
+
+def _window(shown: str, col: int, width: int) -> tuple[str, int, int]:
+    """Cut ``shown`` to about :data:`SNIPPET_WIDTH` columns around the caret."""
+    width = min(width, SNIPPET_WIDTH // 2)
+    start = max(0, col - 1 - SNIPPET_WIDTH // 3)
+    end = min(len(shown), start + SNIPPET_WIDTH)
+    piece = shown[start:end]
+    prefix = "..." if start > 0 else ""
+    suffix = "..." if end < len(shown) else ""
+    return prefix + piece + suffix, col - start + len(prefix), width
 
 
 def _expand_tabs(text: str) -> str:

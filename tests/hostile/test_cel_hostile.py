@@ -394,3 +394,27 @@ def test_every_function_fails_only_with_eval_errors() -> None:
                 with contextlib.suppress(sf.EvalError):
                     fn(*args3)
     assert time.process_time() - start < 30
+
+
+@pytest.mark.parametrize(
+    "literal", ["9" * 5000, "0x" + "f" * 5000, "9" * 5000 + "u", "-" + "9" * 30]
+)
+def test_a_huge_integer_literal_is_a_parse_error(literal: str) -> None:
+    # Python refuses int() of more than 4,300 digits with a ValueError; the
+    # parser must answer first with its own error, and show a short excerpt.
+    with pytest.raises(sf.cel.ParseError) as info:
+        sf.cel.compile(literal)
+    assert info.value.diagnostics[0].code == "literal_out_of_range"
+    assert "characters)" in str(info.value) or len(literal) < 40
+    assert len(str(info.value)) < 1000
+
+
+def test_an_error_on_a_very_long_line_shows_a_window_around_the_caret() -> None:
+    text = "x == " + " + ".join(["1"] * 3000) + " + )"
+    with pytest.raises(sf.cel.ParseError) as info:
+        sf.cel.compile(text)
+    snippet = info.value.diagnostics[0].span.snippet()
+    shown, carets = snippet.splitlines()[-2:]
+    assert len(shown) < 200 and shown.count("...") == 1  # cut on the left only
+    caret_column = carets.index("^")
+    assert shown[caret_column] == ")"

@@ -396,14 +396,36 @@ def _map(b: _Builder, n: Tree[Any], d: int) -> ast.Expr:
     return ast.CreateMap(tuple(entries), b.span(n))
 
 
+def _digits(text: str) -> int | None:
+    """The value of a decimal or ``0x`` literal, or ``None`` when it has more digits
+    than any 64-bit value (Python refuses very long ones, and nothing that long
+    is in range anyway)."""
+    hexadecimal = text[:2].lower() == "0x"
+    digits = text[2:] if hexadecimal else text
+    if len(digits.lstrip("0")) > (16 if hexadecimal else 20):
+        return None
+    return int(text, 16) if hexadecimal else int(text)
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= 40 else f"{text[:20]}...({len(text)} characters)"
+
+
 def _int_value(b: _Builder, token: Token, negate: bool = False) -> int:
     text = str(token)
-    value = int(text, 16) if text[:2].lower() == "0x" else int(text)
+    parsed = _digits(text)
+    if parsed is None:
+        raise b.error(
+            f"integer literal `{'-' if negate else ''}{_short(text)}` is out of range",
+            b.span(token),
+            code="literal_out_of_range",
+        )
+    value = parsed
     if negate:
         value = -value
     if not INT_MIN <= value <= INT_MAX:
         raise b.error(
-            f"integer literal `{'-' if negate else ''}{text}` is out of range",
+            f"integer literal `{'-' if negate else ''}{_short(text)}` is out of range",
             b.span(token),
             code="literal_out_of_range",
         )
@@ -416,10 +438,12 @@ def _int_lit(b: _Builder, n: Tree[Any], d: int) -> ast.Expr:
 
 def _uint_lit(b: _Builder, n: Tree[Any], d: int) -> ast.Expr:
     text = str(_kids(n)[0])[:-1]
-    value = int(text, 16) if text[:2].lower() == "0x" else int(text)
-    if value > UINT_MAX:
+    value = _digits(text)
+    if value is None or value > UINT_MAX:
         raise b.error(
-            f"unsigned literal `{text}u` is out of range", b.span(n), code="literal_out_of_range"
+            f"unsigned literal `{_short(text)}u` is out of range",
+            b.span(n),
+            code="literal_out_of_range",
         )
     return ast.Literal(UInt(value), b.span(n))
 
