@@ -70,6 +70,9 @@ _NOTHING: _Steps = ((), (0,))
 def _steps(intervals: list[tuple[int, int, int]]) -> _Steps:
     """The step function of ``(start, end, mask)`` intervals (inclusive ends) that are
     laminar, as subtrees are: any two are nested or disjoint."""
+    if len(intervals) == 1:
+        start, end, mask = intervals[0]
+        return ((start, end + 1), (0, mask, 0)) if mask else _NOTHING
     intervals.sort(key=lambda t: (t[0], -t[1]))
     breaks: list[int] = []
     masks: list[int] = [0]
@@ -240,21 +243,36 @@ class Access:
         return out
 
     def _load_grants(self, grants: list[Grant]) -> list[Grant]:
+        roles, nodes, principals, groups = (
+            self.program.roles,
+            self._nodes,
+            self._principals,
+            self._members,
+        )
         for i, grant in enumerate(grants):
+            if (
+                grant.role in roles
+                and grant.scope in nodes
+                and (
+                    grant.principal in principals
+                    if grant.group is None
+                    else grant.principal is None
+                )
+                and (grant.group is None or grant.group in groups)
+            ):
+                continue
             path = f"$.grants[{i}]"
             if (grant.principal is None) == (grant.group is None):
                 raise InputError("a grant names exactly one of `principal` or `group`", path=path)
-            if grant.role not in self.program.roles:
+            if grant.role not in roles:
                 raise InputError(f"unknown role `{grant.role}`", path=f"{path}.role")
-            if grant.scope not in self._nodes:
+            if grant.scope not in nodes:
                 raise InputError(f"unknown node `{grant.scope}`", path=f"{path}.scope")
-            if grant.principal is not None and grant.principal not in self._principals:
+            if grant.principal is not None and grant.principal not in principals:
                 raise InputError(f"unknown principal `{grant.principal}`", path=f"{path}.principal")
-            if grant.group is not None and grant.group not in self._members:
-                raise InputError(
-                    f"unknown group `{grant.group}` (no principal is a member)",
-                    path=f"{path}.group",
-                )
+            raise InputError(
+                f"unknown group `{grant.group}` (no principal is a member)", path=f"{path}.group"
+            )
         return grants
 
     def _index_grants(
@@ -265,9 +283,10 @@ class Access:
         its groups' grants; equal step functions are stored once."""
         own: dict[str, list[tuple[int, int, int]]] = {}
         shared: dict[str, list[tuple[int, int, int]]] = {}
+        position, role_masks = self._position, self._role_masks
         for grant in self._grants:
-            start = self._position[grant.scope]
-            interval = (start, last[start], self._role_masks[grant.role])
+            start = position[grant.scope]
+            interval = (start, last[start], role_masks[grant.role])
             if grant.principal is not None:
                 own.setdefault(grant.principal, []).append(interval)
             else:
@@ -282,7 +301,11 @@ class Access:
         several: dict[str, tuple[_Steps, ...]] = {}
         single: dict[str, _Steps] = {}
         for p in self._principals.values():
-            sources = [steps(own[p.id])] if p.id in own else []
+            mine = own.get(p.id)
+            if not p.groups:
+                single[p.id] = _NOTHING if mine is None else steps(mine)
+                continue
+            sources = [] if mine is None else [steps(mine)]
             sources += [of_group[g] for g in dict.fromkeys(p.groups) if g in of_group]
             if len(sources) > 1:
                 several[p.id] = tuple(sources)
