@@ -12,7 +12,8 @@ median of 5 timed passes) and ratios, all measured in the same run.
 Scale axis: deterministic trees hub > regions > brands > accounts (a region
 per 5,000 nodes, a brand per 100), 10^2 .. 10^5 grants for ``grants // 2``
 users (scopes: 10 % regions, 35 % brands, 55 % accounts), up to 30,000 nodes;
-and one grant to a group of 2,000 members at the root of 5,000 nodes.  Per
+and one grant to a group of 2,000 members at the root of 5,000 nodes (once
+alone, once with one grant of each member's own beside it).  Per
 step: the build time (median of 3), tracemalloc's peak during the build and
 what the built ``Access`` retains, and ``check``, ``who_can`` and
 ``what_can`` calls per second (medians of 3 passes), each step's answers
@@ -20,7 +21,7 @@ checked against a naive oracle (walk the ancestors, scan the grants) first.
 "expanded entries" is what a model that expands every grant onto every node
 below it, for every member, would store: the build must not follow it.
 ``--quick`` (CI): 2,000 shared queries, one pass, scale steps up to 10^3
-grants and the group grant.
+grants and the group grants.
 """
 
 from __future__ import annotations
@@ -394,16 +395,28 @@ def grant_case(n_grants: int, n_nodes: int, seed: int, n_queries: int) -> ScaleC
     return case
 
 
-def group_case(members: int, n_nodes: int, seed: int, n_queries: int) -> ScaleCase:
-    """One grant to a group at the root; every principal is a member."""
+def group_case(
+    members: int, n_nodes: int, seed: int, n_queries: int, own: bool = False
+) -> ScaleCase:
+    """One grant to a group at the root; every principal is a member (and, with ``own``,
+    also holds one grant of its own on a random brand or account: a check then asks
+    both)."""
     rng = random.Random(seed)
     nodes, parent = make_tree(n_nodes, rng)
     users = [f"u{k:06d}" for k in range(members)]
+    grants = [{"group": "care", "role": "responder", "scope": "hub"}]
+    if own:
+        below = [n["id"] for n in nodes if n["kind"] in ("brand", "account")]
+        roles = [r for r in SCALE_ROLES if r != "admin"]
+        grants += [
+            {"principal": u, "role": rng.choice(roles), "scope": rng.choice(below)} for u in users
+        ]
+    label = "1 group grant at the root" + (" + 1 own grant each" if own else "")
     case = ScaleCase(
-        f"1 group grant at the root, {members:,} members, {n_nodes:,} nodes",
+        f"{label}, {members:,} members, {n_nodes:,} nodes",
         nodes,
         [{"id": u, "groups": ["care"]} for u in users],
-        [{"group": "care", "role": "responder", "scope": "hub"}],
+        grants,
         parent,
         subtrees(parent),
     )
@@ -498,7 +511,9 @@ def scale_axis(quick: bool, max_grants: int) -> None:
     repeat, budget = (1, 0.05) if quick else (3, 0.3)
     policy = sf.loads(SCALE_POLICY, "scale.sf")
     cases = [grant_case(g, n, seed=1000 + g, n_queries=n_queries) for g, n in steps]
+    n_grant_cases = len(cases)
     cases.append(group_case(2_000, 5_000, seed=7, n_queries=n_queries))
+    cases.append(group_case(2_000, 5_000, seed=8, n_queries=n_queries, own=True))
     print(
         "\n## Scale axis: hub > regions > brands > accounts; "
         f"build median of {repeat}, query rates median of {max(repeat, 3)} passes\n"
@@ -520,7 +535,7 @@ def scale_axis(quick: bool, max_grants: int) -> None:
             f"| {'ok' if row.correct else 'WRONG'} |",
             flush=True,
         )
-    grant_rows = rows[:-1]
+    grant_rows = rows[:n_grant_cases]
     if len(grant_rows) > 1:
         print(
             "\nGrowth from one step to the next (x):\n\n"

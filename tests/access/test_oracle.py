@@ -281,6 +281,27 @@ def test_memory_grows_with_the_grants_not_the_subtrees(policy: sf.Bundle) -> Non
     assert at_the_root < 1.5 * at_a_leaf
 
 
+def test_a_groups_grants_are_stored_once_for_all_members(policy: sf.Bundle) -> None:
+    """Members holding grants of their own beside a group's: the group's many grants
+    are not copied per member."""
+    nodes = _tree(3_000)
+    principals = [{"id": f"u{k:04d}", "groups": ["care"]} for k in range(1_000)]
+    own = [{"principal": p["id"], "role": "approver", "scope": "a00002"} for p in principals]
+    accounts = [n["id"] for n in nodes if n["kind"] == "account"]
+
+    def retained(n_group_grants: int) -> int:
+        grants = own + [
+            {"group": "care", "role": "viewer", "scope": a} for a in accounts[:n_group_grants]
+        ]
+        return _retained(lambda: policy.access(nodes=nodes, grants=grants, principals=principals))[
+            1
+        ]
+
+    one, many = retained(1), retained(1_000)
+    # 999 more grant records and one step function of ~2,000 points, not 1,000 copies
+    assert many - one < 2_000_000
+
+
 def test_a_cycle_names_the_first_node_off_the_tree(policy: sf.Bundle) -> None:
     nodes = [
         {"id": "hub", "kind": "hub"},

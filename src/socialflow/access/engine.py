@@ -65,6 +65,9 @@ class _Rule:
 #: len(breaks) + 1``, consecutive masks differ
 _Steps = tuple[tuple[int, ...], tuple[int, ...]]
 _NOTHING: _Steps = ((), (0,))
+#: what a principal holds: the step function of its first source (its own grants, else
+#: its first group with grants) and those of its other sources (usually none)
+_Held = tuple[tuple[int, ...], tuple[int, ...], tuple[_Steps, ...]]
 
 
 def _steps(intervals: list[tuple[int, int, int]]) -> _Steps:
@@ -104,10 +107,6 @@ def _steps(intervals: list[tuple[int, int, int]]) -> _Steps:
 
 def _union(sources: tuple[_Steps, ...]) -> _Steps:
     """One step function holding, at each position, the OR of ``sources``."""
-    if len(sources) == 1:
-        return sources[0]
-    if not sources:
-        return _NOTHING
     points = sorted({b for breaks, _ in sources for b in breaks})
     masks = [0]
     for point in points:
@@ -154,7 +153,8 @@ class Access:
         self._by_scope: dict[str, list[Grant]] = {}
         for grant in self._grants:
             self._by_scope.setdefault(grant.scope, []).append(grant)
-        self._sources, self._single = self._index_grants(last)
+        #: principal -> the step functions of what it holds
+        self._held = self._index_grants(last)
         self._rules = [_Rule(r, limits) for r in program.access_rules]
         #: permissions that no rule always forbids
         always_forbidden = 0
@@ -275,12 +275,9 @@ class Access:
             )
         return grants
 
-    def _index_grants(
-        self, last: list[int]
-    ) -> tuple[dict[str, tuple[_Steps, ...]], dict[str, _Steps]]:
-        """The step functions: (principal -> its sources when it has several, principal
-        -> its one source otherwise).  A source is the principal's own grants or one of
-        its groups' grants; equal step functions are stored once."""
+    def _index_grants(self, last: list[int]) -> dict[str, _Held]:
+        """Each principal's sources: its own grants and each of its groups' grants, as
+        step functions; a group's is shared by its members."""
         own: dict[str, list[tuple[int, int, int]]] = {}
         shared: dict[str, list[tuple[int, int, int]]] = {}
         position, role_masks = self._position, self._role_masks
@@ -291,27 +288,28 @@ class Access:
                 own.setdefault(grant.principal, []).append(interval)
             else:
                 shared.setdefault(grant.group or "", []).append(interval)
-        interned: dict[_Steps, _Steps] = {_NOTHING: _NOTHING}
-
-        def steps(intervals: list[tuple[int, int, int]]) -> _Steps:
-            made = _steps(intervals)
-            return interned.setdefault(made, made)
-
-        of_group = {g: steps(intervals) for g, intervals in shared.items()}
-        several: dict[str, tuple[_Steps, ...]] = {}
-        single: dict[str, _Steps] = {}
+        of_group = {g: _steps(intervals) for g, intervals in shared.items()}
+        # equal step functions are stored once: a principal's own by value (hashing is
+        # linear in its own grants), what it holds by the identity of its sources (a
+        # group's steps are hashed never, whatever its size)
+        own_made: dict[_Steps, _Steps] = {}
+        held_made: dict[tuple[int, ...], _Held] = {}
+        held: dict[str, _Held] = {}
         for p in self._principals.values():
+            sources: list[_Steps] = []
             mine = own.get(p.id)
-            if not p.groups:
-                single[p.id] = _NOTHING if mine is None else steps(mine)
-                continue
-            sources = [] if mine is None else [steps(mine)]
-            sources += [of_group[g] for g in dict.fromkeys(p.groups) if g in of_group]
-            if len(sources) > 1:
-                several[p.id] = tuple(sources)
-            else:
-                single[p.id] = sources[0] if sources else _NOTHING
-        return several, single
+            if mine is not None:
+                made = _steps(mine)
+                sources.append(own_made.setdefault(made, made))
+            if p.groups:
+                sources += [of_group[g] for g in dict.fromkeys(p.groups) if g in of_group]
+            key = tuple(map(id, sources))
+            entry = held_made.get(key)
+            if entry is None:
+                breaks, masks = sources[0] if sources else _NOTHING
+                entry = held_made[key] = (breaks, masks, tuple(sources[1:]))
+            held[p.id] = entry
+        return held
 
     def _mask(self, permissions: Iterable[str]) -> int:
         mask = 0
@@ -331,19 +329,18 @@ class Access:
     def _granted(self, principal: str, resource: str) -> int:
         """The permission bits ``principal`` holds on ``resource`` through grants."""
         position = self._position[resource]
-        single = self._single.get(principal)
-        if single is not None:
-            return single[1][bisect_right(single[0], position)]
-        mask = 0
-        for breaks, masks in self._sources[principal]:
+        breaks, masks, more = self._held[principal]
+        mask = masks[bisect_right(breaks, position)]
+        for breaks, masks in more:
             mask |= masks[bisect_right(breaks, position)]
         return mask
 
     def _granted_nodes(self, principal: str, wanted: int) -> list[str]:
         """The nodes where ``principal``'s grants hold every bit of ``wanted``, in
         pre-order."""
-        single = self._single.get(principal)
-        breaks, masks = single if single is not None else _union(self._sources[principal])
+        breaks, masks, more = self._held[principal]
+        if more:
+            breaks, masks = _union(((breaks, masks), *more))
         out: list[str] = []
         start = 0
         for i, mask in enumerate(masks):
@@ -400,17 +397,25 @@ class Access:
             UsageError: unknown permission.
             InputError: unknown principal or resource.
         """
-        bit = self._plain.get(permission)
-        steps = self._single.get(principal)
-        position = self._position.get(resource)
-        if bit is None or steps is None or position is None:
-            # a conditional permission, a principal with several sources, or an error
-            self._bit(permission)
-            self._known(principal, resource)
-            if bit is None:
-                return self._decide(principal, permission, resource, now, trace=False).allowed
-            return (self._granted(principal, resource) & bit) != 0
-        return (steps[1][bisect_right(steps[0], position)] & bit) != 0
+        try:
+            bit = self._plain[permission]
+            breaks, masks, more = self._held[principal]
+            position = self._position[resource]
+        except KeyError:
+            pass
+        else:
+            if masks[bisect_right(breaks, position)] & bit:
+                return True
+            if more:  # groups with grants beside the first source
+                for breaks, masks in more:
+                    if masks[bisect_right(breaks, position)] & bit:
+                        return True
+            return False
+        # a permission a conditional rule mentions, or an unknown name (raised outside
+        # the handler, so the KeyError is not chained to it)
+        self._bit(permission)
+        self._known(principal, resource)
+        return self._decide(principal, permission, resource, now, trace=False).allowed
 
     def _decide(
         self, principal: str, permission: str, resource: str, now: datetime | None, trace: bool
