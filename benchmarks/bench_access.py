@@ -168,16 +168,20 @@ m = r.sub == p.sub && r.act == p.act && g2(r.obj, p.obj)
     return lambda u, p, a: bool(enforcer.enforce(u, a, p))
 
 
-def median_rate(fn: Callable[[Any], Any], items: Sequence[Any], repeat: int) -> float:
-    """Items per second of the median of ``repeat`` timed passes of ``fn`` over ``items``
-    (the median, not the best: on a noisy machine the best pass flatters)."""
-    times = []
+def median_rates(
+    fns: dict[str, Callable[[Any], Any]], items: Sequence[Any], repeat: int
+) -> dict[str, float]:
+    """Items per second of each of ``fns``: the median of ``repeat`` timed passes over
+    ``items`` (the median, not the best: on a noisy machine the best pass flatters),
+    the functions' passes interleaved so that machine noise hits them alike."""
+    times: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(max(repeat, 1)):
-        t = time.perf_counter()
-        for item in items:
-            fn(item)
-        times.append(time.perf_counter() - t)
-    return len(items) / statistics.median(times)
+        for name, fn in fns.items():
+            t = time.perf_counter()
+            for item in items:
+                fn(item)
+            times[name].append(time.perf_counter() - t)
+    return {name: len(items) / statistics.median(t) for name, t in times.items()}
 
 
 def measure(
@@ -485,19 +489,33 @@ def scale_row(policy: sf.Bundle, case: ScaleCase, repeat: int, budget: float) ->
         walk(*q) == access.check(*q) for q in case.checks[:2000]
     )
 
-    def rate(fn: Callable[[Any], Any], items: list[Any]) -> float:
-        n = sample_size(fn, items, budget, floor=min(len(items), 50))
-        return median_rate(fn, items[:n], max(repeat, 3))
+    def sample(fn: Callable[[Any], Any], items: list[Any]) -> list[Any]:
+        return items[: sample_size(fn, items, budget, floor=min(len(items), 50))]
 
+    def check(q: tuple[str, str, str]) -> bool:
+        return access.check(*q)
+
+    def who_can(q: tuple[str, str]) -> tuple[str, ...]:
+        return access.who_can(*q)
+
+    def what_can(q: tuple[str, str]) -> tuple[str, ...]:
+        return access.what_can(*q)
+
+    passes = 5 if repeat > 1 else 3
+    checks = median_rates(
+        {"check": check, "walk": lambda q: walk(*q)}, sample(check, case.checks), passes
+    )
+    who = median_rates({"who": who_can}, sample(who_can, case.who), passes)
+    what = median_rates({"what": what_can}, sample(what_can, case.what), passes)
     return ScaleRow(
         case,
         statistics.median(times),
         peak,
         retained,
-        rate(lambda q: access.check(*q), case.checks),
-        rate(lambda q: walk(*q), case.checks),
-        rate(lambda q: access.who_can(*q), case.who),
-        rate(lambda q: access.what_can(*q), case.what),
+        checks["check"],
+        checks["walk"],
+        who["who"],
+        what["what"],
         correct,
     )
 
@@ -516,7 +534,8 @@ def scale_axis(quick: bool, max_grants: int) -> None:
     cases.append(group_case(2_000, 5_000, seed=8, n_queries=n_queries, own=True))
     print(
         "\n## Scale axis: hub > regions > brands > accounts; "
-        f"build median of {repeat}, query rates median of {max(repeat, 3)} passes\n"
+        f"build median of {repeat}, query rates median of {5 if repeat > 1 else 3} passes "
+        "(check and the walk interleaved)\n"
     )
     print(
         "| case | principals | expanded entries (per-node model) | build | build peak | retained "
@@ -538,15 +557,20 @@ def scale_axis(quick: bool, max_grants: int) -> None:
     grant_rows = rows[:n_grant_cases]
     if len(grant_rows) > 1:
         print(
-            "\nGrowth from one step to the next (x):\n\n"
-            "| step | grants | nodes | expanded entries | build time | retained memory |\n"
-            "| --- | --- | --- | --- | --- | --- |"
+            "\nGrowth from one step to the next (x); records = nodes + grants + principals:\n\n"
+            "| step | grants | nodes | records | expanded entries | build time | retained memory |\n"
+            "| --- | --- | --- | --- | --- | --- | --- |"
         )
+
+        def records(case: ScaleCase) -> int:
+            return len(case.nodes) + len(case.grants) + len(case.principals)
+
         for a, b in itertools.pairwise(grant_rows):
             print(
                 f"| {a.case.label} -> {b.case.label} "
                 f"| {len(b.case.grants) / len(a.case.grants):.1f}x "
                 f"| {len(b.case.nodes) / len(a.case.nodes):.1f}x "
+                f"| {records(b.case) / records(a.case):.1f}x "
                 f"| {b.case.expanded_entries() / a.case.expanded_entries():.1f}x "
                 f"| {b.build_s / a.build_s:.1f}x | {b.retained_mb / a.retained_mb:.1f}x |"
             )

@@ -16,11 +16,13 @@ subtree x members.  The tree is numbered in pre-order, so the subtree of a node
 is one interval of positions.  Each principal's own grants, and each group's
 grants, become one step function over the positions (``_Steps``: sorted break
 points and the permission bitmask between them), shared by every member of the
-group.  A ``check`` is a bisection in the principal's step function; a member
-of groups with grants ORs one bisection per source.  ``who_can`` walks the
-resource's ancestors through an inverted index (grants per scope node);
-``what_can`` reads the nodes off the principal's steps (one slice of the
-pre-order per step).
+group.  A ``check`` of a permission no conditional rule mentions is three
+dictionary look-ups and a bisection in the principal's step function, plus one
+bisection per further source (a principal holding grants of its own and of its
+groups, or of several groups).  ``who_can`` walks the resource's ancestors
+through an inverted index (grants per scope node) and expands groups to their
+members; ``what_can`` reads the nodes off the principal's steps (one slice of
+the pre-order per step).  Nothing is expanded per node or per member.
 """
 
 from __future__ import annotations
@@ -106,7 +108,8 @@ def _steps(intervals: list[tuple[int, int, int]]) -> _Steps:
 
 
 def _union(sources: tuple[_Steps, ...]) -> _Steps:
-    """One step function holding, at each position, the OR of ``sources``."""
+    """One step function holding, at each position, the OR of ``sources`` (consecutive
+    masks may repeat)."""
     points = sorted({b for breaks, _ in sources for b in breaks})
     masks = [0]
     for point in points:
