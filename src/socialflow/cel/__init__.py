@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
 from socialflow.cel import ast
-from socialflow.cel.compiler import compile_ast
+from socialflow.cel.compiler import compile_ast, generated_source
 from socialflow.cel.cost import CostEstimate, estimate_cost
 from socialflow.cel.interpreter import evaluate as interpret
 from socialflow.cel.limits import Limits
@@ -127,7 +127,7 @@ class Program:
 
     def source(self) -> str:
         """The generated Python source of the compiled backend (for debugging)."""
-        return getattr(self.evaluate, "__socialflow_source__", "")
+        return generated_source(self.evaluate) if self._backend == "compiled" else ""
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (

@@ -35,6 +35,7 @@ from types import CodeType, TracebackType
 from typing import Any, Final
 
 from socialflow.cel import ast, ext, runtime, stdlib
+from socialflow.cel.fastpath import fast_path
 from socialflow.cel.functions import FUNCTIONS, GLOBAL_ONLY, RECEIVER_ONLY
 from socialflow.cel.limits import Limits
 from socialflow.cel.re2 import compile_regex, cost_factor
@@ -43,7 +44,7 @@ from socialflow.cel.values import INT_MAX, INT_MIN, no_overload
 from socialflow.errors import EvalError, LimitExceededError, SourceLimitError, UsageError
 from socialflow.source import Span
 
-__all__ = ["compile_ast"]
+__all__ = ["LazyGeneral", "compile_ast", "compile_general", "generated_source"]
 
 _MISSING: Final = object()
 _MAX_INDENT: Final = 40
@@ -766,10 +767,68 @@ def _is_str_literal(node: ast.Expr) -> bool:
 def compile_ast(tree: ast.Expr, limits: Limits, name: str) -> Callable[..., Any]:
     """Compile ``tree`` into a function ``evaluate(activation=None) -> value``.
 
-    The generated source is registered in :mod:`linecache` under the file name
-    it is compiled with (see :func:`_filename`), so tracebacks and ``pdb`` show
-    the generated lines; ``evaluate.__socialflow_source__`` holds it too.
+    When the expression is eligible (:mod:`socialflow.cel.fastpath`), the
+    function is its fast path, which hands the evaluations it cannot decide to
+    the general code, compiled on first use; otherwise it is the general code.
+    Generated source is registered in :mod:`linecache` under the file name it
+    is compiled with (see :func:`_filename`), so tracebacks and ``pdb`` show
+    the generated lines; :func:`generated_source` returns it.
     """
+    fast = fast_path(tree, limits)
+    if fast is not None:
+        source, namespace = fast
+        general = LazyGeneral(tree, limits, name)
+        namespace["_general"] = general
+        filename = _filename(name, source)
+        try:
+            code = compile(source, filename, "exec")
+        except (SyntaxError, RecursionError, MemoryError):
+            pass  # too deeply nested for Python's parser: the general code alone
+        else:
+            evaluate = _load(code, namespace, source, filename)
+            evaluate.__socialflow_general__ = general  # type: ignore[attr-defined]
+            return evaluate
+    return compile_general(tree, limits, name)
+
+
+class LazyGeneral:
+    """The general code of one expression, compiled when first called (by a fast
+    path that cannot decide).  Compiling twice in a race is harmless: both
+    results are the same function."""
+
+    __slots__ = ("_fn", "_limits", "_name", "_tree")
+
+    def __init__(self, tree: ast.Expr, limits: Limits, name: str) -> None:
+        self._tree = tree
+        self._limits = limits
+        self._name = name
+        self._fn: Callable[..., Any] | None = None
+
+    def function(self) -> Callable[..., Any]:
+        fn = self._fn
+        if fn is None:
+            fn = self._fn = compile_general(self._tree, self._limits, self._name)
+        return fn
+
+    def __call__(self, act: Any = None) -> Any:
+        fn = self._fn
+        if fn is None:
+            fn = self.function()
+        return fn(act)
+
+
+def generated_source(evaluate: Callable[..., Any]) -> str:
+    """The generated Python source behind a compiled ``evaluate``: the fast path
+    (if any) followed by the general code (compiled now if it was not yet)."""
+    source: str = getattr(evaluate, "__socialflow_source__", "")
+    general = getattr(evaluate, "__socialflow_general__", None)
+    if isinstance(general, LazyGeneral):
+        source += "\n" + generated_source(general.function())
+    return source
+
+
+def compile_general(tree: ast.Expr, limits: Limits, name: str) -> Callable[..., Any]:
+    """The general code of ``tree`` (every case, with errors located)."""
     gen = _Gen(limits, name)
     try:
         source, namespace, spans = gen.build(tree)
@@ -801,12 +860,18 @@ def compile_ast(tree: ast.Expr, limits: Limits, name: str) -> Callable[..., Any]
         return EvalError("internal_error", message), error
 
     namespace["_on_error"] = on_error
+    return _load(code, namespace, source, filename)
+
+
+def _load(
+    code: CodeType, namespace: dict[str, Any], source: str, filename: str
+) -> Callable[..., Any]:
     # As attrs does for the methods it generates (attr/_make.py).
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     exec(code, namespace)
-    evaluate: Callable[..., Any] = namespace["_sf_eval"]
-    evaluate.__socialflow_source__ = source  # type: ignore[attr-defined]  # debugging aid
-    return evaluate
+    evaluate = namespace["_sf_eval"]
+    evaluate.__socialflow_source__ = source  # debugging aid
+    return evaluate  # type: ignore[no-any-return]  # exec's namespace holds Any
 
 
 def _filename(name: str, source: str) -> str:

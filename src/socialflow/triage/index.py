@@ -44,6 +44,7 @@ per-rule ``in`` tests are what the index is there to avoid.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
@@ -73,7 +74,9 @@ class _EqualDimension:
 
 
 class _TextDimension:
-    __slots__ = ("automaton", "bit", "constrained", "folded", "free", "key", "path", "words")
+    __slots__ = (
+        "automaton", "bit", "constrained", "folded", "free", "key", "path", "tokens", "words",
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -83,6 +86,7 @@ class _TextDimension:
         automaton: Any,
         bit: int,
         everything: int,
+        tokens: dict[str, int] | None = None,
     ) -> None:
         self.path = path
         self.key = path[0] if len(path) == 1 else None
@@ -92,7 +96,11 @@ class _TextDimension:
         self.words = form == "word"
         self.free = free
         self.constrained = everything & ~free
+        #: whole-word form: the automaton holds only the keywords that are not one
+        #: word (phrases, ``@brand``); a keyword of word characters only is found
+        #: as one of the text's words, looked up here (keyword -> rules)
         self.automaton = automaton
+        self.tokens = tokens or {}
         self.bit = bit
 
 
@@ -105,6 +113,12 @@ def _useful(need: dict[Key, frozenset[str]]) -> dict[Key, frozenset[str]]:
         for key, values in need.items()
         if not (key[0] == "text" and key[2] == "folded" and key[1] in exact_text)
     }
+
+
+#: A maximal run of word characters: ``\\w`` is ``str.isalnum()`` or ``_``, as
+#: :func:`_is_word_char` and ``containsWord`` define word characters.
+_WORD: Final = re.compile(r"\w+")
+_WORDS: Final = _WORD.findall
 
 
 def _is_word_char(ch: str) -> bool:
@@ -153,8 +167,13 @@ class RuleIndex:
             for i, words in constrained_text.items():
                 for word in words:
                     masks[word] = masks.get(word, 0) | (1 << i)
+            tokens: dict[str, int] = {}
             for word in sorted(masks):
-                if key[2] == "word":
+                if key[2] == "word" and _WORD.fullmatch(word):
+                    # a whole-word hit of a keyword made of word characters only is
+                    # exactly a maximal run of word characters: one dict look-up
+                    tokens[word] = masks[word]
+                elif key[2] == "word":
                     # what a hit must check, as containsWord does: the boundary on a
                     # side only when the word itself starts (ends) with a word character
                     checks = (
@@ -169,7 +188,12 @@ class RuleIndex:
             automaton.make_automaton()
             free = self.all & ~sum(1 << i for i in constrained_text)
             bit = 1 << (len(self.equal) + len(self.text))
-            self.text.append(_TextDimension(key[1], key[2], free, automaton, bit, self.all))
+            self.text.append(
+                _TextDimension(
+                    key[1], key[2], free, None if tokens and not len(automaton) else automaton, bit,
+                    self.all, tokens,
+                )
+            )  # fmt: skip
         self.indexed = bool(self.equal or self.text)
         self._keys: list[Key] = [*equal_keys, *text_keys]
         #: per rule: the dimensions it is indexed on (for --explain-index)
@@ -234,7 +258,14 @@ class RuleIndex:
             if type(value) is str:
                 found = tdim.free
                 if tdim.words:
-                    found |= _word_hits(tdim.automaton, value.casefold())
+                    hay = value.casefold()
+                    get = tdim.tokens.get
+                    for word in _WORDS(hay):
+                        hit = get(word)
+                        if hit:
+                            found |= hit
+                    if tdim.automaton is not None:
+                        found |= _word_hits(tdim.automaton, hay)
                 else:
                     for _, word_mask in tdim.automaton.iter(
                         value.casefold() if tdim.folded else value
@@ -263,8 +294,9 @@ class RuleIndex:
             "text": {
                 ".".join(d.path)
                 + (" (whole words)" if d.words else " (case-folded)" if d.folded else ""): len(
-                    d.automaton
+                    d.tokens
                 )
+                + (len(d.automaton) if d.automaton is not None else 0)
                 for d in self.text
             },
         }
