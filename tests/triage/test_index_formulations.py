@@ -14,7 +14,12 @@ from hypothesis import strategies as st
 import socialflow as sf
 
 NOW = datetime(2026, 11, 23, 10, tzinfo=UTC)
-WORDS = ["refund", "Refund", "broken", "cancel", "love", "REFUND", "ref"]
+WORDS = [
+    "refund", "Refund", "broken", "cancel", "love", "REFUND", "ref",
+    # not one word, non-ASCII, with underscores and digits: the whole-word index
+    # looks some up as the text's words and scans for the others
+    "@brand", "not working", "strasse", "x_1", "Ünï",
+]  # fmt: skip
 CHANNELS = ["twitter", "facebook", "Twitter", "tiktok"]
 HEADER = """
 schema M { id: string, channel?: dyn, lang?: dyn, text?: dyn, n?: int }
@@ -90,8 +95,10 @@ def conditions(draw: st.DrawFn) -> str:
     return " && ".join(f"({p})" for p in parts)
 
 
-_texts = st.lists(st.sampled_from([*WORDS, "hello", "world", "réfund", "ß"]), max_size=6).map(
-    lambda ws: " " + " ".join(ws) + " "
+_pieces = st.sampled_from([*WORDS, "hello", "world", "réfund", "ß", "Straße", "ünï", "x_10"])
+_separators = st.sampled_from([" ", ", ", "-", "_", "!", "", "\t", "\u00a0"])
+_texts = st.lists(st.tuples(_pieces, _separators), max_size=6).map(
+    lambda parts: " " + "".join(p + sep for p, sep in parts)
 )
 messages = st.fixed_dictionaries(
     {"id": st.just("m")},
@@ -144,3 +151,51 @@ def test_every_formulation_of_one_rule_is_indexed() -> None:
             if "lowerAscii" not in shape:
                 assert any(k.startswith("text: ") and k.endswith("(decides)") for k in keys)
             assert "lang: value (decides)" in keys, (condition, keys)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    keywords=st.lists(
+        st.lists(st.sampled_from(WORDS), min_size=1, max_size=3, unique=True),
+        min_size=1,
+        max_size=6,
+    ),
+    texts=st.lists(_texts, min_size=1, max_size=8),
+)
+def test_the_whole_word_index_agrees_with_contains_word(
+    keywords: list[list[str]], texts: list[str]
+) -> None:
+    # whole words only, so every hit or miss is the whole-word index's own doing
+    rules = [f"msg.text.containsAnyWord([{', '.join(_lit(w) for w in ws)}])" for ws in keywords]
+    text = HEADER + "\n".join(
+        f'rule r{i} {{ when {condition} then tag "r{i}" }}' for i, condition in enumerate(rules)
+    )
+    bundle = sf.loads(text, "words.sf")
+    for hay in texts:
+        decision = bundle.triage({"id": "m", "text": hay}, NOW)
+        folded = hay.casefold()
+        brute = [
+            f"r{i}"
+            for i, ws in enumerate(keywords)
+            if any(_whole_word(folded, w.casefold()) for w in ws)
+        ]
+        assert list(decision.matched) == brute, (keywords, hay)
+
+
+def _whole_word(hay: str, word: str) -> bool:
+    """An independent statement of whole-word search: the word occurs with a
+    non-word character (or the text's end) on each side where it starts or ends
+    with a word character."""
+
+    def is_word(ch: str) -> bool:
+        return ch.isalnum() or ch == "_"
+
+    for start in range(len(hay) - len(word) + 1):
+        if hay[start : start + len(word)] != word:
+            continue
+        end = start + len(word)
+        left_ok = not is_word(word[0]) or start == 0 or not is_word(hay[start - 1])
+        right_ok = not is_word(word[-1]) or end == len(hay) or not is_word(hay[end])
+        if left_ok and right_ok:
+            return True
+    return False

@@ -75,7 +75,8 @@ class _EqualDimension:
 
 class _TextDimension:
     __slots__ = (
-        "automaton", "bit", "constrained", "folded", "free", "key", "path", "tokens", "words",
+        "ascii_tokens", "automaton", "bit", "constrained", "folded", "free", "key", "path",
+        "tokens", "words",
     )  # fmt: skip
 
     def __init__(
@@ -101,6 +102,8 @@ class _TextDimension:
         #: as one of the text's words, looked up here (keyword -> rules)
         self.automaton = automaton
         self.tokens = tokens or {}
+        #: the same for ASCII texts, split as bytes: the ASCII keywords, encoded
+        self.ascii_tokens = {w.encode(): m for w, m in self.tokens.items() if w.isascii()}
         self.bit = bit
 
 
@@ -119,6 +122,12 @@ def _useful(need: dict[Key, frozenset[str]]) -> dict[Key, frozenset[str]]:
 #: :func:`_is_word_char` and ``containsWord`` define word characters.
 _WORD: Final = re.compile(r"\w+")
 _WORDS: Final = _WORD.findall
+#: Bytes: ASCII word characters kept (upper case lowered, as ``casefold`` does for
+#: ASCII), every other byte a space, so ``split()`` yields the words.
+_ASCII_WORDS: Final = bytes(
+    (b + 32 if 65 <= b <= 90 else b) if (chr(b).isalnum() and b < 128) or b == 95 else 32
+    for b in range(256)
+)
 
 
 def _is_word_char(ch: str) -> bool:
@@ -258,14 +267,18 @@ class RuleIndex:
             if type(value) is str:
                 found = tdim.free
                 if tdim.words:
-                    hay = value.casefold()
-                    get = tdim.tokens.get
-                    for word in _WORDS(hay):
+                    if value.isascii():  # words at C speed: non-word bytes become spaces
+                        get = tdim.ascii_tokens.get
+                        words: Any = value.encode().translate(_ASCII_WORDS).split()
+                    else:
+                        get = tdim.tokens.get
+                        words = _WORDS(value.casefold())
+                    for word in words:
                         hit = get(word)
                         if hit:
                             found |= hit
                     if tdim.automaton is not None:
-                        found |= _word_hits(tdim.automaton, hay)
+                        found |= _word_hits(tdim.automaton, value.casefold())
                 else:
                     for _, word_mask in tdim.automaton.iter(
                         value.casefold() if tdim.folded else value
