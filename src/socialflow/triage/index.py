@@ -45,7 +45,7 @@ per-rule ``in`` tests are what the index is there to avoid.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
 
 import ahocorasick
@@ -267,9 +267,10 @@ class RuleIndex:
             if type(value) is str:
                 found = tdim.free
                 if tdim.words:
+                    get: Callable[[Any], int | None]
                     if value.isascii():  # words at C speed: non-word bytes become spaces
                         get = tdim.ascii_tokens.get
-                        words: Any = value.encode().translate(_ASCII_WORDS).split()
+                        words: list[Any] = value.encode().translate(_ASCII_WORDS).split()
                     else:
                         get = tdim.tokens.get
                         words = _WORDS(value.casefold())
