@@ -137,16 +137,16 @@ def test_rules_as_authors_write_them_take_the_fast_path(text: str) -> None:
     assert hasattr(program.evaluate, "__socialflow_general__"), "expected a fast path"
     # the general code is compiled only when the fast path cannot decide
     general = program.evaluate.__socialflow_general__
-    assert general._fn is None
+    assert not general.built
     msg = {
         "channel": "email", "text": " refund now ", "sentiment": -0.5, "followers": 10,
         "lang": "en", "verified": True, "score": 0.7,
     }  # fmt: skip
     program.evaluate({"msg": msg})
-    assert general._fn is None
+    assert not general.built
     with pytest.raises(sf.EvalError):
         program.evaluate({"msg": {**msg, "text": 1, "verified": 1, "followers": "x"}})
-    assert general._fn is not None
+    assert general.built
 
 
 @pytest.mark.parametrize(

@@ -44,7 +44,7 @@ from socialflow.cel.values import INT_MAX, INT_MIN, no_overload
 from socialflow.errors import EvalError, LimitExceededError, SourceLimitError, UsageError
 from socialflow.source import Span
 
-__all__ = ["LazyGeneral", "compile_ast", "compile_general", "generated_source"]
+__all__ = ["Deferred", "compile_ast", "compile_general", "generated_source"]
 
 _MISSING: Final = object()
 _MAX_INDENT: Final = 40
@@ -769,7 +769,8 @@ def compile_ast(tree: ast.Expr, limits: Limits, name: str) -> Callable[..., Any]
 
     When the expression is eligible (:mod:`socialflow.cel.fastpath`), the
     function is its fast path, which hands the evaluations it cannot decide to
-    the general code, compiled on first use; otherwise it is the general code.
+    the general code, compiled on first use (:class:`Deferred`); otherwise it is
+    the general code.
     Generated source is registered in :mod:`linecache` under the file name it
     is compiled with (see :func:`_filename`), so tracebacks and ``pdb`` show
     the generated lines; :func:`generated_source` returns it.
@@ -777,7 +778,7 @@ def compile_ast(tree: ast.Expr, limits: Limits, name: str) -> Callable[..., Any]
     fast = fast_path(tree, limits)
     if fast is not None:
         source, namespace = fast
-        general = LazyGeneral(tree, limits, name)
+        general = Deferred(tree, limits, name, compile_general)
         namespace["_general"] = general
         filename = _filename(name, source)
         try:
@@ -791,24 +792,37 @@ def compile_ast(tree: ast.Expr, limits: Limits, name: str) -> Callable[..., Any]
     return compile_general(tree, limits, name)
 
 
-class LazyGeneral:
-    """The general code of one expression, compiled when first called (by a fast
-    path that cannot decide).  Compiling twice in a race is harmless: both
+class Deferred:
+    """A compiled expression built when first called: ``build(tree, limits, name)``
+    (:func:`compile_general` for a fast path's general code, :func:`compile_ast`
+    for a condition rarely needed).  Building twice in a race is harmless: both
     results are the same function."""
 
-    __slots__ = ("_fn", "_limits", "_name", "_tree")
+    __slots__ = ("_build", "_fn", "_limits", "_name", "_tree")
 
-    def __init__(self, tree: ast.Expr, limits: Limits, name: str) -> None:
+    def __init__(
+        self,
+        tree: ast.Expr,
+        limits: Limits,
+        name: str,
+        build: Callable[[ast.Expr, Limits, str], Callable[..., Any]],
+    ) -> None:
         self._tree = tree
         self._limits = limits
         self._name = name
+        self._build = build
         self._fn: Callable[..., Any] | None = None
 
     def function(self) -> Callable[..., Any]:
+        """The compiled function (built now if it was not yet)."""
         fn = self._fn
         if fn is None:
-            fn = self._fn = compile_general(self._tree, self._limits, self._name)
+            fn = self._fn = self._build(self._tree, self._limits, self._name)
         return fn
+
+    @property
+    def built(self) -> bool:
+        return self._fn is not None
 
     def __call__(self, act: Any = None) -> Any:
         fn = self._fn
@@ -822,7 +836,7 @@ def generated_source(evaluate: Callable[..., Any]) -> str:
     (if any) followed by the general code (compiled now if it was not yet)."""
     source: str = getattr(evaluate, "__socialflow_source__", "")
     general = getattr(evaluate, "__socialflow_general__", None)
-    if isinstance(general, LazyGeneral):
+    if isinstance(general, Deferred):
         source += "\n" + generated_source(general.function())
     return source
 

@@ -18,7 +18,7 @@ generated function is::
         return _general(act)
 
 so a fast path that cannot decide hands the whole evaluation to the general
-code, which is compiled on first use (:class:`LazyGeneral`).  Evaluation is
+code, which is compiled on first use (:class:`~socialflow.cel.compiler.Deferred`).  Evaluation is
 pure, so evaluating again from the start is safe; the fast path only ever
 returns a value the general code would return, because it covers only what
 has the same meaning in Python and in CEL once the operand types are checked:

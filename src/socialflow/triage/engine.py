@@ -15,7 +15,7 @@ from typing import Any, Final, assert_never
 
 from socialflow.cel import ast as cel_ast
 from socialflow.cel.analysis import conjuncts, residual
-from socialflow.cel.compiler import compile_ast
+from socialflow.cel.compiler import Deferred, compile_ast
 from socialflow.cel.interpreter import evaluate as interpret
 from socialflow.cel.limits import Limits
 from socialflow.dsl import ast
@@ -51,13 +51,10 @@ class _Rule:
         self.name = rule.name
         self.precedence = rule.precedence
         self.condition: cel_ast.Expr | None = rule.condition.expr if rule.condition else None
-        self.evaluate: Evaluate | None = (
-            compile_ast(rule.condition.expr, limits, f"rule {rule.name}")
-            if rule.condition
-            else None
-        )
-        #: the condition without the conjuncts the index proves (set by the engine)
-        self.residual: Evaluate | None = self.evaluate
+        #: the whole condition and the condition without the conjuncts the index
+        #: proves: set by the engine once the index is built (:meth:`compile`)
+        self.evaluate: Evaluate | None = None
+        self.residual: Evaluate | None = None
         self.needs = 0
         #: single-valued outputs as (output, value, value as shown in traces)
         outputs: list[tuple[str, Any, str]] = []
@@ -92,6 +89,24 @@ class _Rule:
         self.tags = tuple(tags)
         self.sets = tuple(sets)
         self.stops = rule.stops
+
+    def compile(self, limits: Limits, needs: int, proven: frozenset[int]) -> None:
+        """Compile the condition: the residual the index leaves when the
+        dimensions ``needs`` were applied (``proven``: the conjuncts they decide),
+        and the whole condition for the other messages.  When a residual exists
+        the whole condition is compiled on first use: it runs only for messages
+        whose indexed fields are missing or not strings."""
+        condition = self.condition
+        if condition is None:
+            return
+        name = f"rule {self.name}"
+        if not proven:
+            self.evaluate = self.residual = compile_ast(condition, limits, name)
+            return
+        self.needs = needs
+        self.evaluate = Deferred(condition, limits, name, compile_ast)
+        rest = residual(condition, set(proven))
+        self.residual = None if rest is None else compile_ast(rest, limits, f"{name} (residual)")
 
 
 class _Outcome:
@@ -199,14 +214,7 @@ class TriageEngine:
         self.input_var = program.input_var
         self.index = RuleIndex([r.condition for r in self.rules], program.input_var)
         for rule, (needs, proven) in zip(self.rules, self.index.proofs, strict=True):
-            if rule.condition is not None and proven:
-                rest = residual(rule.condition, set(proven))
-                rule.needs = needs
-                rule.residual = (
-                    None
-                    if rest is None
-                    else compile_ast(rest, self.limits, f"rule {rule.name} (residual)")
-                )
+            rule.compile(self.limits, needs, proven)
         self._path = f"$.{program.input_var}"
         validator = InputValidator(program.schemas)
         self._validate = (

@@ -10,6 +10,7 @@ from socialflow.cel import ast as cel_ast
 from socialflow.cel.analysis import analyse
 from socialflow.cel.interpreter import evaluate as interpret
 from socialflow.cel.limits import Limits
+from socialflow.cel.values import TYPE_NAMES
 from socialflow.dsl import ast
 from socialflow.dsl.check.context import Context
 from socialflow.dsl.program import CheckedRule
@@ -100,13 +101,50 @@ def constant_value(condition: ast.CelText | None) -> bool | None:
     """
     if condition is None:
         return True
-    if not shallow(condition.expr):
+    if not shallow(condition.expr) or not _may_be_constant(condition.expr):
         return None
     try:
         value = interpret(condition.expr, {}, _CONSTANT_LIMITS)
     except Exception:  # an error, a limit, a bug: the probe proves nothing
         return None
     return value if type(value) is bool else None
+
+
+def _may_be_constant(expr: cel_ast.Expr) -> bool:
+    """False when ``expr`` certainly fails on an empty activation, so probing it
+    would only raise (and a large ruleset would pay for thousands of errors).
+
+    An expression that reads a variable fails unless the read is absorbed:
+    by ``&&``/``||`` with a decisive operand, by ``?:`` with a constant
+    condition, or by a comprehension over a constant range (which may not
+    run its body).  So it may be constant only when it reads no variable or
+    one of those holds an operand that reads none.  Comprehension variables
+    count as variables (conservatively: the probe then runs) and type names
+    (``int``) do not.
+    """
+    reads: dict[int, bool] = {}  # id(node) -> reads a variable
+    pending: list[tuple[cel_ast.Expr, bool]] = [(expr, False)]
+    while pending:  # post-order, without recursion
+        node, done = pending.pop()
+        kids = cel_ast.children(node)
+        if not done:
+            pending.append((node, True))
+            pending.extend((kid, False) for kid in kids)
+            continue
+        if isinstance(node, cel_ast.Ident):
+            reads[id(node)] = node.name not in TYPE_NAMES
+            continue
+        kid_reads = [reads[id(kid)] for kid in kids]
+        if not all(kid_reads) and _absorbs(node) and any(kid_reads):
+            return True
+        reads[id(node)] = any(kid_reads)
+    return not reads[id(expr)]
+
+
+def _absorbs(node: cel_ast.Expr) -> bool:
+    if isinstance(node, cel_ast.Call):
+        return node.function in ("_&&_", "_||_", "_?_:_")
+    return isinstance(node, cel_ast.Comprehension)
 
 
 def shallow(expr: cel_ast.Expr, limit: int = MAX_LINT_DEPTH) -> bool:
