@@ -17,14 +17,21 @@ import functools
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
-from lark import Lark, Token
+from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from socialflow.errors import Diagnostic, Severity
 from socialflow.source import Source, Span
 
-__all__ = ["TerminalNames", "grammar_text", "lalr_parser", "syntax_diagnostic"]
+__all__ = [
+    "TerminalNames",
+    "grammar_text",
+    "lalr_parser",
+    "reference_parser",
+    "syntax_diagnostic",
+]
 
 #: Terminal name (as lark reports it) -> its name for humans, or ``None`` for
 #: the default (the terminal's literal text, else its name in lower case).
@@ -51,7 +58,35 @@ def _import_loader(base_path: object, grammar_path: str) -> tuple[str, str]:
 
 @functools.cache
 def lalr_parser(name: str, start: str = "start") -> Lark:
-    """A position-propagating LALR parser for ``grammars/<name>`` (built once)."""
+    """A position-propagating LALR parser for ``grammars/<name>`` (built once).
+
+    Positions are set by :func:`_with_positions` rather than lark's own
+    ``propagate_positions``, which costs about 45 % of a parse; the positions
+    are the same (``tests/test_syntax_positions.py`` compares them).
+    """
+    parser = Lark(
+        grammar_text(name),
+        parser="lalr",
+        lexer="contextual",
+        start=start,
+        propagate_positions=False,
+        maybe_placeholders=True,
+        import_paths=[_import_loader],
+    )
+    callbacks = getattr(parser, "_callbacks", None)
+    if not isinstance(callbacks, dict):  # a lark without the hook: its own, slower way
+        return reference_parser(name, start)
+    for rule, callback in list(callbacks.items()):
+        options = getattr(rule, "options", None)
+        if len(rule.expansion) == 1 and getattr(options, "expand1", False) and rule.alias is None:
+            continue  # `?rule: x`: hands its only child on unchanged, positions and all
+        callbacks[rule] = _with_positions(callback)
+    return parser
+
+
+@functools.cache
+def reference_parser(name: str, start: str = "start") -> Lark:
+    """The same parser with lark's own ``propagate_positions`` (for tests)."""
     return Lark(
         grammar_text(name),
         parser="lalr",
@@ -61,6 +96,56 @@ def lalr_parser(name: str, start: str = "start") -> Lark:
         maybe_placeholders=True,
         import_paths=[_import_loader],
     )
+
+
+def _with_positions(build: Callable[[list[Any]], Any]) -> Callable[[list[Any]], Any]:
+    """``build`` (a tree-building callback) that also sets the new tree's
+    ``meta.start_pos``/``end_pos``, as lark's ``propagate_positions`` does: a
+    node spans from the start of its first child's *container* to the end of
+    its last's, where the container of an inlined node (``"(" expr ")"``) also
+    covers the tokens dropped around it.  Only offsets are kept (the callers
+    need no lines or columns)."""
+
+    def build_with_positions(children: list[Any]) -> Any:
+        tree = build(children)
+        if type(tree) is not Tree:
+            return tree
+        meta = tree.meta
+        start = end = None
+        for child in children:
+            kind = type(child)
+            if kind is Token:
+                start = child.start_pos
+                break
+            if kind is Tree:
+                m = child._meta
+                if m is not None and not m.empty:
+                    start = m.container_start_pos
+                    break
+        for child in reversed(children):
+            kind = type(child)
+            if kind is Token:
+                end = child.end_pos
+                break
+            if kind is Tree:
+                m = child._meta
+                if m is not None and not m.empty:
+                    end = m.container_end_pos
+                    break
+        fresh = meta.empty
+        if start is not None:
+            if fresh:
+                meta.start_pos = start
+            meta.container_start_pos = start  # type: ignore[attr-defined]
+        if end is not None:
+            if fresh:
+                meta.end_pos = end
+            meta.container_end_pos = end  # type: ignore[attr-defined]
+        if start is not None or end is not None:
+            meta.empty = False
+        return tree
+
+    return build_with_positions
 
 
 def syntax_diagnostic(

@@ -27,6 +27,7 @@ golden tests.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final, assert_never
@@ -360,6 +361,27 @@ def _type_value(name: str) -> CelType:
 _TYPE_VALUES: Final[Mapping[str, CelType]] = {name: _type_value(name) for name in TYPE_NAMES}
 
 
+@functools.lru_cache(maxsize=4096)
+def _resolve(name: str, args: tuple[CelType, ...]) -> tuple[tuple[Overload, ...], CelType] | None:
+    """The overloads of ``name`` that accept ``args`` and the call's type (``dyn``
+    when they disagree), or ``None``.  A pure function of immutable values,
+    memoised: a ruleset makes the same calls on the same types thousands of times."""
+    matched: list[Overload] = []
+    results: list[CelType] = []
+    for overload in SIGNATURES[name]:
+        if len(overload.params) != len(args):
+            continue
+        bindings: dict[str, CelType] = {}
+        if all(_unify(p, a, bindings) for p, a in zip(overload.params, args, strict=True)):
+            matched.append(overload)
+            result = _substitute(overload.result, bindings)
+            if result not in results:
+                results.append(result)
+    if not matched:
+        return None
+    return tuple(matched), results[0] if len(results) == 1 else DYN
+
+
 class _Checker:
     def __init__(self, declarations: dict[str, CelType]) -> None:
         self.declarations = declarations
@@ -582,21 +604,11 @@ class _Checker:
         args: tuple[CelType, ...],
         overloads: tuple[Overload, ...],
     ) -> CelType:
-        matched: list[Overload] = []
-        results: list[CelType] = []
-        for overload in overloads:
-            if len(overload.params) != len(args):
-                continue
-            bindings: dict[str, CelType] = {}
-            if all(_unify(p, a, bindings) for p, a in zip(overload.params, args, strict=True)):
-                matched.append(overload)
-                result = _substitute(overload.result, bindings)
-                if result not in results:
-                    results.append(result)
-        if not matched:
+        resolved = _resolve(name, args)
+        if resolved is None:
             return self.no_overload(name, args, node.span, overloads)
-        self.overloads[id(node)] = tuple(matched)
-        return results[0] if len(results) == 1 else DYN
+        self.overloads[id(node)], result = resolved
+        return result
 
     def no_overload(
         self,

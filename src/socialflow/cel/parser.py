@@ -170,9 +170,13 @@ class _Builder:
         if isinstance(node, Token):
             start, end = node.start_pos or 0, node.end_pos or 0
         else:
-            start = node.meta.start_pos if not node.meta.empty else 0
-            end = node.meta.end_pos if not node.meta.empty else 0
-        return Span(self.source, self.offset + start, self.offset + end)
+            meta = node.meta
+            if meta.empty:
+                start = end = 0
+            else:
+                start, end = meta.start_pos, meta.end_pos
+        offset = self.offset
+        return Span(self.source, offset + start, offset + end)
 
     def error(
         self, message: str, span: Span, code: str = "syntax_error", help: str | None = None
@@ -490,6 +494,8 @@ def _decode_quoted(b: _Builder, token: Token, text: str, as_bytes: bool) -> Any:
 
 
 def _unescape(b: _Builder, text: str, start: int, as_bytes: bool) -> Any:
+    if "\\" not in text:  # no escape: the common case, at C speed
+        return text.encode("utf-8") if as_bytes else text
     out = bytearray()
     chars: list[str] = []
     i = 0

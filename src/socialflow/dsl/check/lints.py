@@ -122,23 +122,28 @@ def _may_be_constant(expr: cel_ast.Expr) -> bool:
     count as variables (conservatively: the probe then runs) and type names
     (``int``) do not.
     """
-    reads: dict[int, bool] = {}  # id(node) -> reads a variable
-    pending: list[tuple[cel_ast.Expr, bool]] = [(expr, False)]
-    while pending:  # post-order, without recursion
-        node, done = pending.pop()
-        kids = cel_ast.children(node)
-        if not done:
-            pending.append((node, True))
-            pending.extend((kid, False) for kid in kids)
-            continue
-        if isinstance(node, cel_ast.Ident):
-            reads[id(node)] = node.name not in TYPE_NAMES
-            continue
-        kid_reads = [reads[id(kid)] for kid in kids]
-        if not all(kid_reads) and _absorbs(node) and any(kid_reads):
-            return True
-        reads[id(node)] = any(kid_reads)
-    return not reads[id(expr)]
+    return _reads(expr) is not True
+
+
+def _reads(node: cel_ast.Expr) -> bool | None:
+    """Whether ``node`` reads a variable; ``None`` once an absorbing node holding
+    an operand that reads none is found (the answer is then known).  Recursive:
+    only for expressions :func:`shallow` passed."""
+    if type(node) is cel_ast.Ident:
+        return node.name not in TYPE_NAMES
+    if type(node) is cel_ast.Literal:
+        return False
+    some = False
+    every = True
+    for kid in cel_ast.children(node):
+        r = _reads(kid)
+        if r is None:
+            return None
+        some = some or r
+        every = every and r
+    if some and not every and _absorbs(node):
+        return None
+    return some
 
 
 def _absorbs(node: cel_ast.Expr) -> bool:
