@@ -10,8 +10,12 @@ from __future__ import annotations
 import contextlib
 import functools
 import gc
+import hashlib
 import os
+import pickle
 import stat
+import sys
+import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from os import PathLike
@@ -19,6 +23,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from socialflow._suggest import did_you_mean
+from socialflow._syntax import grammar_text
 from socialflow.access.engine import Access
 from socialflow.cel.limits import Limits
 from socialflow.dsl import ast
@@ -196,17 +201,41 @@ def _gc_paused() -> Iterator[None]:
 
 
 def loads_many(
-    sources: Sequence[tuple[str, str]], *, strict: bool = False, limits: Limits | None = None
+    sources: Sequence[tuple[str, str]],
+    *,
+    strict: bool = False,
+    limits: Limits | None = None,
+    cache: str | PathLike[str] | None = None,
 ) -> Bundle:
     """A bundle from several ``(name, text)`` sources.
 
+    ``cache`` names a folder (made if missing) where the checked program is
+    kept, keyed by a digest of the sources, the options and this socialflow's
+    own code: loading the same rules again reads it back instead of parsing
+    and checking (see :func:`load`).
+
     Raises:
-        UsageError: ``sources`` is not a sequence of ``(name, text)`` string pairs.
+        UsageError: ``sources`` is not a sequence of ``(name, text)`` string
+            pairs, or ``cache`` is not a folder that can be made.
         ParseError, CheckError: as :func:`loads`.
     """
     sources = _checked_sources(sources)
     if limits is not None and not isinstance(limits, Limits):
-        raise UsageError(f"limits must be a socialflow.Limits, not {type(limits).__name__}")
+        raise UsageError(f"limits must be a socialflow.cel.Limits, not {type(limits).__name__}")
+    cached_at = None if cache is None else _cache_path(cache, sources, strict, limits)
+    if cached_at is not None:
+        program = _read_cache(cached_at)
+        if program is not None:
+            return Bundle(program, sources, limits)
+    program = _check(sources, strict, limits)
+    if cached_at is not None:
+        _write_cache(cached_at, program)
+    return Bundle(program, sources, limits)
+
+
+def _check(
+    sources: Sequence[tuple[str, str]], strict: bool, limits: Limits | None
+) -> CheckedProgram:
     try:
         with _gc_paused():
             modules = parse_sources(sources, limits)
@@ -229,7 +258,96 @@ def loads_many(
                 )
             ]
         ) from e
-    return Bundle(program, sources, limits)
+    return program
+
+
+# -- the cache of checked programs ------------------------------------------------------------
+
+#: Bumped when what a cache file holds changes shape.
+_CACHE_FORMAT: Final = 1
+
+
+def _cache_path(
+    cache: str | PathLike[str],
+    sources: Sequence[tuple[str, str]],
+    strict: bool,
+    limits: Limits | None,
+) -> Path:
+    """The cache file for these sources and options (the folder is made)."""
+    if not isinstance(cache, (str, PathLike)):
+        raise UsageError(f"cache must be a folder path, not {type(cache).__name__}")
+    folder = Path(cache)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UsageError(f"cannot use `{folder}` as the cache folder: {e.strerror}") from None
+    if not folder.is_dir():
+        raise UsageError(f"cannot use `{folder}` as the cache folder: not a folder")
+    digest = hashlib.sha256()
+    for part in (
+        str(_CACHE_FORMAT), sys.version, _code_digest(), repr(strict),
+        repr(limits or Limits()), str(len(sources)),
+    ):  # fmt: skip
+        digest.update(part.encode() + b"\0")
+    for name, text in sources:
+        for part in (name, text):
+            data = part.encode("utf-8", "surrogatepass")
+            digest.update(len(data).to_bytes(8, "big") + data)
+    return folder / f"{digest.hexdigest()[:40]}.sfcache"
+
+
+@functools.cache
+def _code_digest() -> str:
+    """A digest of this socialflow's own code and grammars: a cache written by
+    other code (an upgrade, a local change) is never read back."""
+    digest = hashlib.sha256()
+    root = Path(__file__).resolve().parent
+    files = sorted(root.rglob("*.py"))
+    for path in files:
+        digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
+    for grammar in ("cel.lark", "socialflow.lark"):
+        digest.update(grammar_text(grammar).encode())
+    return digest.hexdigest()
+
+
+def _read_cache(path: Path) -> CheckedProgram | None:
+    """The program cached at ``path``, or ``None`` (missing, unreadable, written by
+    another version or damaged: the rules are then loaded and the file rewritten)."""
+    try:
+        if not stat.S_ISREG(path.stat().st_mode):
+            return None
+        data = path.read_bytes()
+        with _gc_paused():
+            stored = pickle.loads(data)
+    except Exception:  # a damaged file is a cache miss, never an error
+        return None
+    if (
+        isinstance(stored, tuple)
+        and len(stored) == 2
+        and stored[0] == _CACHE_FORMAT
+        and isinstance(stored[1], CheckedProgram)
+    ):
+        return stored[1]
+    return None
+
+
+def _write_cache(path: Path, program: CheckedProgram) -> None:
+    """Store ``program`` at ``path`` atomically (a temporary file, then a rename);
+    a failure (a read-only folder, a full disk) leaves loading unaffected."""
+    try:
+        with _gc_paused():
+            data = pickle.dumps((_CACHE_FORMAT, program), protocol=pickle.HIGHEST_PROTOCOL)
+        fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".sfcache-")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
+            os.replace(temporary, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+            raise
+    except Exception:
+        pass
 
 
 def _checked_sources(sources: Any) -> list[tuple[str, str]]:
@@ -253,9 +371,14 @@ def _checked_sources(sources: Any) -> list[tuple[str, str]]:
 
 
 def loads(
-    text: str, name: str = "<rules>", *, strict: bool = False, limits: Limits | None = None
+    text: str,
+    name: str = "<rules>",
+    *,
+    strict: bool = False,
+    limits: Limits | None = None,
+    cache: str | PathLike[str] | None = None,
 ) -> Bundle:
-    """A bundle from DSL text.
+    """A bundle from DSL text (``cache``: as :func:`load`).
 
     Raises:
         ParseError: syntax errors (all of them, with positions).
@@ -265,7 +388,7 @@ def loads(
         raise UsageError("rules text must be a string")
     if not isinstance(name, str):
         raise UsageError(f"the name of the rules must be a string, not {type(name).__name__}")
-    return loads_many([(name, text)], strict=strict, limits=limits)
+    return loads_many([(name, text)], strict=strict, limits=limits, cache=cache)
 
 
 def load(
@@ -273,6 +396,7 @@ def load(
     *,
     strict: bool = False,
     limits: Limits | None = None,
+    cache: str | PathLike[str] | None = None,
 ) -> Bundle:
     """A bundle from a file, a list of files, or a folder (every ``*.sf`` in it and
     its subfolders, sorted).
@@ -280,13 +404,23 @@ def load(
     Only regular files are read, and none larger than :data:`MAX_SOURCE_SIZE`
     (10 MiB); see :func:`read_sources`.
 
+    ``cache`` names a folder (made if missing) for checked programs: the first
+    load of some rules stores theirs, keyed by a digest of the rule texts and
+    names, ``strict``, ``limits`` and this socialflow's own code; a later load
+    of the same rules reads it back instead of parsing and checking them,
+    several times faster.  Any change (a rule, an option, an upgrade) makes a
+    new key, so a cache is never stale; old files are not removed.  The files
+    are Python pickles: point ``cache`` at a folder only the host writes.  A
+    damaged or unreadable cache file is ignored (and rewritten); failing to
+    write one does not fail the load.
+
     Raises:
         UsageError: a path does not exist, is not a regular file or a folder, is
             too large or cannot be read, or a folder holds no ``.sf`` file.
         ParseError, CheckError: as :func:`loads` (a file that is not UTF-8 is a
             ``ParseError`` at its first bad byte).
     """
-    return loads_many(read_sources(paths), strict=strict, limits=limits)
+    return loads_many(read_sources(paths), strict=strict, limits=limits, cache=cache)
 
 
 def read_sources(

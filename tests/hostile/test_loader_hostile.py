@@ -561,7 +561,7 @@ def test_an_unreadable_file_or_folder_is_a_usage_error(
         (lambda: sf.load(None), "not NoneType"),
         (lambda: sf.loads(b"queue q"), "must be a string"),
         (lambda: sf.loads("queue q", name=1), "not int"),
-        (lambda: sf.loads("queue q", limits={}), "socialflow.Limits"),
+        (lambda: sf.loads("queue q", limits={}), "socialflow.cel.Limits"),
     ],
     ids=["bytes-path", "int-path", "none", "bytes-text", "int-name", "bad-limits"],
 )

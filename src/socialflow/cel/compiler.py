@@ -764,31 +764,49 @@ def _is_str_literal(node: ast.Expr) -> bool:
     return isinstance(node, ast.Literal) and type(node.value) is str
 
 
-def compile_ast(tree: ast.Expr, limits: Limits, name: str) -> Callable[..., Any]:
+#: Compiled fast paths by source, shared by the expressions of one engine:
+#: source -> (code object, the source, kept once)
+CodeCache = dict[str, tuple[CodeType, str]]
+
+
+def compile_ast(
+    tree: ast.Expr, limits: Limits, name: str, codes: CodeCache | None = None
+) -> Callable[..., Any]:
     """Compile ``tree`` into a function ``evaluate(activation=None) -> value``.
 
     When the expression is eligible (:mod:`socialflow.cel.fastpath`), the
     function is its fast path, which hands the evaluations it cannot decide to
     the general code, compiled on first use (:class:`Deferred`); otherwise it is
-    the general code.
-    Generated source is registered in :mod:`linecache` under the file name it
+    the general code.  Generated source is registered in :mod:`linecache` under the file name it
     is compiled with (see :func:`_filename`), so tracebacks and ``pdb`` show
     the generated lines; :func:`generated_source` returns it.
+    ``codes``, when given, is shared by the expressions of one engine: a
+    fast path's source depends only on the expression's shape (its literals are
+    bound constants), so rules written alike are compiled once.
     """
     fast = fast_path(tree, limits)
     if fast is not None:
         source, namespace = fast
         general = Deferred(tree, limits, name, compile_general)
         namespace["_general"] = general
-        filename = _filename(name, source)
-        try:
-            code = compile(source, filename, "exec")
-        except (SyntaxError, RecursionError, MemoryError):
-            pass  # too deeply nested for Python's parser: the general code alone
-        else:
-            evaluate = _load(code, namespace, source, filename)
-            evaluate.__socialflow_general__ = general  # type: ignore[attr-defined]
-            return evaluate
+        cached = codes.get(source) if codes is not None else None
+        if cached is None:
+            filename = _filename("fast path", source)
+            try:
+                code = compile(source, filename, "exec")
+            except (SyntaxError, RecursionError, MemoryError):
+                pass  # too deeply nested for Python's parser: the general code alone
+            else:
+                linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+                cached = (code, source)
+                if codes is not None:
+                    codes[source] = cached
+        if cached is not None:
+            exec(cached[0], namespace)
+            evaluate = namespace["_sf_eval"]
+            evaluate.__socialflow_source__ = cached[1]
+            evaluate.__socialflow_general__ = general
+            return evaluate  # type: ignore[no-any-return]  # exec's namespace holds Any
     return compile_general(tree, limits, name)
 
 

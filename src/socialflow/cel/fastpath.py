@@ -51,7 +51,6 @@ times faster and the general code of most rules is never compiled at all.
 
 from __future__ import annotations
 
-import math
 from typing import Any, Final
 
 from socialflow.cel import ast
@@ -133,6 +132,8 @@ class FastPath:
         #: variable name -> the local it is read into first
         self.roots: dict[str, str] = {}
         self._temps = 0
+        #: constant name -> the literal value it holds
+        self.literals: dict[str, Any] = {}
         #: the variables' locals that must hold a dict (they are selected from)
         self.dict_roots: set[str] = set()
         #: (placeholder, per-character cost, fixed cost, local) of each charged call
@@ -143,16 +144,22 @@ class FastPath:
         self._temps += 1
         return f"_f{self._temps}"
 
-    def const(self, value: Any) -> str:
+    def const(self, value: Any, *, shared: bool = True) -> str:
+        """The name of a constant holding ``value`` (``shared``: one name per
+        distinct value; literals get a name each, so the source depends only on
+        the expression's shape)."""
         key: tuple[type, Any] = (type(value), value)
-        try:
-            hash(key)
-        except TypeError:
-            key = (type(value), id(value))
-        name = self._const_ids.get(key)
-        if name is None:
-            name = f"_k{len(self.consts)}"
-            self.consts[name] = value
+        if shared:
+            try:
+                hash(key)
+            except TypeError:
+                key = (type(value), id(value))
+            known = self._const_ids.get(key)
+            if known is not None:
+                return known
+        name = f"_k{len(self.consts)}"
+        self.consts[name] = value
+        if shared:
             self._const_ids[key] = name
         return name
 
@@ -160,7 +167,7 @@ class FastPath:
         """``node`` checked to be of kind ``want`` (``reused``: the test reads it
         more than once, so an expression is bound to a local first)."""
         code, kind = self.expr(node)
-        if kind == want and (not reused or code.isidentifier() or _is_literal_code(code)):
+        if kind == want and (not reused or code.isidentifier() or code in _KEYWORDS):
             return code, ""
         if kind not in (want, VALUE):
             raise _Ineligible  # a known other kind: the general code decides
@@ -202,9 +209,13 @@ class FastPath:
         kind = _LITERAL_KINDS.get(t)
         if kind is None or (t is int and not INT_MIN <= value <= INT_MAX):
             raise _Ineligible  # uint, bytes, out-of-range ints: the general code
-        if t is float and not math.isfinite(value):
-            return self.const(value), FLOAT
-        return repr(value), kind
+        if t is bool:
+            return repr(value), kind
+        # a bound constant, not a Python literal: expressions of the same shape
+        # then have the same source, compiled once (see compile_ast's ``codes``)
+        name = self.const(value, shared=False)
+        self.literals[name] = value
+        return name, kind
 
     def call(self, node: ast.Call) -> tuple[str, str]:
         function = node.function
@@ -228,7 +239,7 @@ class FastPath:
             if words is None:
                 raise _Ineligible
             s, cond = self.operand(args[0], STR)
-            return _when(f"{s} in {self.const(frozenset(words))}", cond), BOOL
+            return _when(f"{s} in {self.const(frozenset(words), shared=False)}", cond), BOOL
         return self.function(function, args, node)
 
     def compare(self, op: str, left: ast.Expr, right: ast.Expr, *, equality: bool) -> str:
@@ -255,10 +266,14 @@ class FastPath:
         def test(other: str) -> str:
             return f"{other} {op} {t}" if flip else f"{t} {op} {other}"
 
-        if known_kind in (INT, FLOAT) and _is_literal_code(known):
+        if known_kind in (INT, FLOAT) and known in self.literals:
             # int and double meet as stdlib does: equality exactly, ordering in doubles
             as_int = known_kind == INT
-            mixed_known = repr(float(known)) if as_int and not equality else known
+            mixed_known = (
+                self.const(float(self.literals[known]), shared=False)
+                if as_int and not equality
+                else known
+            )
             mixed_value = t if as_int or equality else f"_float({t})"
             mixed = (
                 f"{mixed_known} {op} {mixed_value}" if flip else f"{mixed_value} {op} {mixed_known}"
@@ -300,7 +315,8 @@ class FastPath:
                 raise _Ineligible
             s, cond = self.operand(args[0], STR, reused=len(words) > 1)
             joiner = " or " if function == "containsAny" else " and "
-            return _when(f"({joiner.join(f'{w!r} in {s}' for w in words)})", cond), BOOL
+            tests = joiner.join(f"{self.const(w, shared=False)} in {s}" for w in words)
+            return _when(f"({tests})", cond), BOOL
         if function == "size" and len(args) == 1:
             a, _kind = self.expr(args[0])
             t = self.tmp()
@@ -316,7 +332,9 @@ class FastPath:
         codes = []
         for arg in args:
             words = _literal_strings(arg)
-            codes.append(self.const(list(words)) if words is not None else self.expr(arg)[0])
+            codes.append(
+                self.const(list(words), shared=False) if words is not None else self.expr(arg)[0]
+            )
         call = f"{self.const(fn)}({', '.join(codes)})"
         return call, BOOL if function in _BOOL_RESULTS else VALUE
 
@@ -363,8 +381,7 @@ def _both(a: str, b: str) -> str:
     return f"{a} and {b}" if a else b
 
 
-def _is_literal_code(code: str) -> bool:
-    return code in ("True", "False", "None") or code[:1] in "'\"0123456789-"
+_KEYWORDS: Final = frozenset({"True", "False", "None"})
 
 
 def _flat(node: ast.Expr, function: str) -> list[ast.Expr]:

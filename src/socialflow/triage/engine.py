@@ -9,13 +9,14 @@ re-evaluates deterministically with tracing on.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, Final, assert_never
 
 from socialflow.cel import ast as cel_ast
 from socialflow.cel.analysis import conjuncts, residual
-from socialflow.cel.compiler import Deferred, compile_ast
+from socialflow.cel.compiler import CodeCache, Deferred, compile_ast
 from socialflow.cel.interpreter import evaluate as interpret
 from socialflow.cel.limits import Limits
 from socialflow.dsl import ast
@@ -46,7 +47,7 @@ class _Rule:
         "sets", "stops", "tags",
     )  # fmt: skip
 
-    def __init__(self, rule: CheckedRule, limits: Limits) -> None:
+    def __init__(self, rule: CheckedRule, limits: Limits, codes: CodeCache) -> None:
         self.rule = rule
         self.name = rule.name
         self.precedence = rule.precedence
@@ -79,7 +80,7 @@ class _Rule:
                 case ast.TagAction(tags=more):
                     tags.extend(more)
                 case ast.SetAction(name=name, value=value):
-                    fn = compile_ast(value.expr, limits, f"rule {rule.name} set {name.text}")
+                    fn = compile_ast(value.expr, limits, f"rule {rule.name} set {name.text}", codes)
                     sets.append((name.text, fn, value.text))
                 case ast.StopAction():
                     pass
@@ -90,7 +91,7 @@ class _Rule:
         self.sets = tuple(sets)
         self.stops = rule.stops
 
-    def compile(self, limits: Limits, needs: int, proven: frozenset[int]) -> None:
+    def compile(self, limits: Limits, needs: int, proven: frozenset[int], codes: CodeCache) -> None:
         """Compile the condition: the residual the index leaves when the
         dimensions ``needs`` were applied (``proven``: the conjuncts they decide),
         and the whole condition for the other messages.  When a residual exists
@@ -101,12 +102,16 @@ class _Rule:
             return
         name = f"rule {self.name}"
         if not proven:
-            self.evaluate = self.residual = compile_ast(condition, limits, name)
+            self.evaluate = self.residual = compile_ast(condition, limits, name, codes)
             return
         self.needs = needs
-        self.evaluate = Deferred(condition, limits, name, compile_ast)
+        self.evaluate = Deferred(
+            condition, limits, name, functools.partial(compile_ast, codes=codes)
+        )
         rest = residual(condition, set(proven))
-        self.residual = None if rest is None else compile_ast(rest, limits, f"{name} (residual)")
+        self.residual = (
+            None if rest is None else compile_ast(rest, limits, f"{name} (residual)", codes)
+        )
 
 
 class _Outcome:
@@ -209,12 +214,14 @@ class TriageEngine:
     def __init__(self, program: CheckedProgram, limits: Limits | None = None) -> None:
         self.program = program
         self.limits = limits or Limits()
-        self.rules = tuple(_Rule(r, self.limits) for r in program.rules)
+        #: fast paths compiled once per shape, shared by this engine's rules
+        codes: CodeCache = {}
+        self.rules = tuple(_Rule(r, self.limits, codes) for r in program.rules)
         self.first = program.hit == "first"
         self.input_var = program.input_var
         self.index = RuleIndex([r.condition for r in self.rules], program.input_var)
         for rule, (needs, proven) in zip(self.rules, self.index.proofs, strict=True):
-            rule.compile(self.limits, needs, proven)
+            rule.compile(self.limits, needs, proven, codes)
         self._path = f"$.{program.input_var}"
         validator = InputValidator(program.schemas)
         self._validate = (
