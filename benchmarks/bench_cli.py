@@ -81,6 +81,11 @@ def command(source: Path, out: Path) -> tuple[float, float, int]:
         "status = main(sys.argv[1:])\n"
         "end = time.perf_counter()\n"
         "peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "try:  # Linux keeps ru_maxrss across exec: the parent's size would show\n"
+        "    hwm = open('/proc/self/status').read().split('VmHWM:')[1]\n"
+        "    peak = int(hwm.split()[0])\n"
+        "except (OSError, IndexError):\n"
+        "    pass\n"
         "print(end - t0, end - loaded[0], peak)\n"
         "sys.exit(status)\n"
     )

@@ -12,7 +12,7 @@ import pytest
 import socialflow as sf
 from socialflow._records import fast_constructor
 from socialflow.cel.values import FrozenMap
-from socialflow.triage.decision import make_decision
+from socialflow.triage.decision import make_decision, make_override
 from socialflow.workflow.engine import _make_instance, _make_result
 
 NOW = datetime(2026, 11, 23, tzinfo=UTC)
@@ -54,6 +54,12 @@ def test_the_fast_decision_is_a_decision() -> None:
     assert pickle.loads(pickle.dumps(fast)) == slow
 
 
+def test_the_fast_override_is_an_override() -> None:
+    fast, slow = make_override("route", "b", "x", "a"), sf.Override("route", "b", "x", "a")
+    assert type(fast) is sf.Override and fast == slow and repr(fast) == repr(slow)
+    assert hash(fast) == hash(slow)
+
+
 def test_a_weakref_slot_is_refused() -> None:
     @attrs.frozen
     class WithWeakref:
@@ -61,3 +67,19 @@ def test_a_weakref_slot_is_refused() -> None:
 
     with pytest.raises(TypeError, match="weakref_slot=False"):
         fast_constructor(WithWeakref)
+
+
+def test_a_planned_step_is_an_escalation_step() -> None:
+    from socialflow.timing.escalation import (
+        EscalationLevel,
+        EscalationPolicy,
+        EscalationStep,
+        EscalationTarget,
+    )
+
+    target = EscalationTarget("queue", "care")
+    policy = EscalationPolicy("p", (EscalationLevel(1, targets=(target,)),))
+    (step,) = policy.plan(NOW).steps
+    slow = EscalationStep(NOW, 1, 1, (target,))
+    assert type(step) is EscalationStep and step == slow and repr(step) == repr(slow)
+    assert hash(step) == hash(slow) and pickle.loads(pickle.dumps(step)) == slow

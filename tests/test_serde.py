@@ -8,9 +8,13 @@ import math
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import socialflow as sf
 from socialflow.cel import Type, UInt
+from socialflow.timing.escalation import EscalationPlan, EscalationStep, EscalationTarget
+from socialflow.timing.sla import SlaDeadlines
 
 NOW = datetime(2026, 11, 23, 10, tzinfo=UTC)
 
@@ -105,6 +109,7 @@ def test_the_fast_decision_writer_equals_the_generic_one() -> None:
         except (ValueError, KeyError, sf.InputError):
             continue
         assert sf.serde.converter.unstructure(decision) == sf.serde.generic_unstructure(decision)
+        assert sf.serde.dumps(decision) == sf.serde.generic_dumps(decision)
         seen += 1
     assert seen > 300
     odd = sf.Decision(
@@ -114,3 +119,47 @@ def test_the_fast_decision_writer_equals_the_generic_one() -> None:
         errors=(sf.ConditionError("a", "range", "m", None),),
     )
     assert sf.serde.converter.unstructure(odd) == sf.serde.generic_unstructure(odd)
+    assert sf.serde.dumps(odd) == sf.serde.generic_dumps(odd)
+
+
+_text = st.text(st.characters(codec=None), max_size=8)  # quotes, controls, surrogates
+_maybe_text = st.none() | _text
+_times = st.datetimes(
+    min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 30), timezones=st.just(UTC)
+)
+_targets = st.lists(
+    st.builds(EscalationTarget, st.sampled_from(["queue", "role", "user"]), _text), max_size=2
+)
+_steps = st.lists(
+    st.builds(EscalationStep, _times, st.integers(1, 9), st.integers(1, 9), _targets), max_size=3
+)
+
+
+@given(
+    st.builds(
+        sf.Decision,
+        ruleset=_text,
+        now=_times,
+        matched=st.lists(_text, max_size=3).map(tuple),
+        route=_maybe_text,
+        assign=_maybe_text,
+        priority=_text,
+        tags=st.lists(_text, max_size=3).map(tuple),
+        response=_maybe_text,
+        response_text=_maybe_text,
+        values=st.lists(st.tuples(_text, st.integers() | _text | st.booleans()), max_size=3).map(
+            lambda pairs: tuple(dict(pairs).items())
+        ),
+        sla=st.none() | st.builds(SlaDeadlines, _text, st.none() | _times, st.none() | _times),
+        escalation=st.none() | st.builds(EscalationPlan, _text, _steps, st.none() | _times),
+        errors=st.lists(
+            st.builds(sf.ConditionError, _text, _text, _text, _maybe_text), max_size=2
+        ).map(tuple),
+        overrides=st.lists(st.builds(sf.Override, _text, _text, _text, _text), max_size=2).map(
+            tuple
+        ),
+        message_id=_maybe_text,
+    )
+)
+def test_the_decision_text_writer_equals_the_generic_one(decision: sf.Decision) -> None:
+    assert sf.serde.dumps(decision) == sf.serde.generic_dumps(decision)

@@ -62,8 +62,11 @@ __all__ = [
     "converter",
     "dumps",
     "from_typed_json",
+    "generic_dumps",
     "generic_unstructure",
+    "json_text",
     "loads",
+    "register_dumps",
     "register_unstructure",
     "structure",
     "structure_records",
@@ -284,6 +287,18 @@ def register_unstructure(cls: type[T], write: Callable[[T], dict[str, Any]]) -> 
     converter.register_unstructure_hook(cls, write)
 
 
+#: Hand-written JSON text writers, by record type (see :func:`register_dumps`).
+_TEXT_WRITERS: Final[dict[type, Callable[[Any], str]]] = {}
+
+
+def register_dumps(cls: type[T], write: Callable[[T], str]) -> None:
+    """Make ``write`` the way :func:`dumps` writes a ``cls``: the JSON text
+    itself, without building the intermediate dict.  It must give exactly the
+    text the generic path gives (test it against :func:`generic_dumps`); like
+    :func:`register_unstructure`, the defining module registers it on import."""
+    _TEXT_WRITERS[cls] = write
+
+
 def generic_unstructure(value: Any) -> Any:
     """What the converter writes for ``value`` without any registered fast path."""
     return _generic.unstructure(value)
@@ -399,12 +414,21 @@ def dumps(value: Any) -> str:
     Raises:
         SerializationError: the value holds something JSON cannot hold.
     """
+    write = _TEXT_WRITERS.get(type(value))
+    if write is not None:
+        return write(value)
+    return json_text(unstructure(value))
+
+
+def generic_dumps(value: Any) -> str:
+    """What :func:`dumps` writes for ``value`` without a registered text writer."""
+    return json_text(unstructure(value))
+
+
+def json_text(data: Any) -> str:
+    """JSON-compatible ``data`` as compact, key-sorted JSON text (non-ASCII kept)."""
     return json.dumps(
-        unstructure(value),
-        sort_keys=True,
-        ensure_ascii=False,
-        separators=(",", ":"),
-        allow_nan=False,
+        data, sort_keys=True, ensure_ascii=False, separators=(",", ":"), allow_nan=False
     )
 
 

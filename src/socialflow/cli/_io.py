@@ -24,6 +24,7 @@ from socialflow.errors import Diagnostic, Severity
 __all__ = [
     "Line",
     "LineWriter",
+    "as_line",
     "check_readable",
     "check_writable",
     "count",
@@ -87,6 +88,13 @@ def _reject_constant(name: str) -> NoReturn:
     raise ValueError(f"`{name}` is not valid JSON")
 
 
+#: One decoder for every line (its settings never change; building one per
+#: line cost as much as decoding a short line).
+_DECODER: Final = json.JSONDecoder(
+    object_pairs_hook=_reject_duplicates, parse_constant=_reject_constant
+)
+
+
 def parse_json(text: str, where: str) -> Any:
     """Decode ``text`` as strict JSON; ``where`` names it in error messages.
 
@@ -94,9 +102,7 @@ def parse_json(text: str, where: str) -> Any:
     silently resolved (the last duplicate would otherwise win unseen).
     """
     try:
-        return json.loads(
-            text, object_pairs_hook=_reject_duplicates, parse_constant=_reject_constant
-        )
+        return _DECODER.decode(text)
     except json.JSONDecodeError as e:
         msg = e.msg[:1].lower() + e.msg[1:]
         raise CommandFailed(
@@ -274,13 +280,15 @@ def check_writable(path: str, what: str) -> None:
 
 
 def json_line(data: Any) -> str:
-    """``data`` as one line of JSON: keys sorted, UTF-8 as is, and a lone surrogate
-    (which UTF-8 cannot hold) written as its ``\\uXXXX`` escape, so the line is
-    always valid JSON and always encodable."""
-    text = json.dumps(
-        data, ensure_ascii=False, sort_keys=True, allow_nan=False, separators=(",", ":")
-    )
-    if _SURROGATE.search(text) is not None:
+    """``data`` as one line of JSON: keys sorted, UTF-8 as is (see :func:`as_line`)."""
+    return as_line(serde.json_text(data))
+
+
+def as_line(text: str) -> str:
+    """JSON ``text`` as one output line: a lone surrogate (which UTF-8 cannot
+    hold) written as its ``\\uXXXX`` escape, so the line is always valid JSON
+    and always encodable."""
+    if not text.isascii() and _SURROGATE.search(text) is not None:  # isascii: O(1)
         text = text.encode("utf-8", "backslashreplace").decode("utf-8")
     return text + "\n"
 

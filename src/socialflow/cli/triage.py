@@ -14,7 +14,7 @@ import socialflow as sf
 from socialflow import serde
 from socialflow.bundle import Bundle
 from socialflow.cel.values import parse_timestamp
-from socialflow.cli._io import Line, LineWriter, json_line, json_lines, load_bundle, parse_json
+from socialflow.cli._io import Line, LineWriter, as_line, json_lines, load_bundle, parse_json
 from socialflow.cli.registry import EXIT_FAILED, EXIT_OK, Command, CommandFailed
 from socialflow.errors import EvalError
 
@@ -107,10 +107,14 @@ def _run_triage(args: argparse.Namespace) -> int:
     total = accepted = condition_errors = 0
     rejected: list[int] = []
     reuse = _received_at_is_a_timestamp(bundle)
+    routes, priorities, responses, rules = (
+        stats["route"], stats["priority"], stats["response"], stats["rule"]
+    )  # fmt: skip
+    write, strict = out.write_text, args.strict
     try:
         for line in json_lines(args.input):
             total += 1
-            result = _triage_line(bundle, line, fixed_now, args.strict, reuse)
+            result = _triage_line(bundle, line, fixed_now, strict, reuse)
             if isinstance(result, str):
                 rejected.append(line.number)
                 rejects.write({"line": line.number, "error": result, "input": line.text})
@@ -119,13 +123,12 @@ def _run_triage(args: argparse.Namespace) -> int:
                 )
             else:
                 decision, text = result
-                out.write_text(text)
+                write(text)
                 accepted += 1
-                stats["route"][decision.route or "(none)"] += 1
-                stats["priority"][decision.priority] += 1
-                stats["response"][decision.response or "(undecided)"] += 1
-                for rule in decision.matched:
-                    stats["rule"][rule] += 1
+                routes[decision.route or "(none)"] += 1
+                priorities[decision.priority] += 1
+                responses[decision.response or "(undecided)"] += 1
+                rules.update(decision.matched)
                 condition_errors += len(decision.errors)
             if progress is not None:
                 progress.update(total)
@@ -168,7 +171,7 @@ def _triage_line(
         return line.error
     assert line.text is not None  # INVARIANT: text or error
     text = line.text
-    if not text.strip():
+    if not text or text.isspace():
         return "empty line"
     try:
         message = parse_json(text, f"line {line.number}")
@@ -197,7 +200,7 @@ def _triage_line(
     except sf.SocialflowError as e:  # never expected from data; still never lose the line
         return f"{type(e).__name__}: {e}"
     try:
-        return decision, json_line(serde.unstructure(decision))
+        return decision, as_line(serde.dumps(decision))
     except sf.SerializationError as e:
         return f"the decision cannot be written as JSON: {e}"
 

@@ -36,6 +36,7 @@ from typing import Any, Final
 
 import attrs
 
+from socialflow._records import fast_constructor
 from socialflow.errors import UsageError
 from socialflow.timing._validate import aware_utc, duration, integer, optional, string, tuple_of
 
@@ -114,7 +115,7 @@ class EscalationProblem:
     index: int | None = None
 
 
-@attrs.frozen
+@attrs.frozen(weakref_slot=False)
 class EscalationStep:
     """One notification of a plan: at ``at`` (UTC), level ``level`` of round ``round``."""
 
@@ -122,6 +123,10 @@ class EscalationStep:
     level: int = attrs.field(validator=integer)
     round: int = attrs.field(validator=integer)
     targets: tuple[EscalationTarget, ...] = attrs.field(converter=_to_targets)
+
+
+#: ``EscalationStep`` without conversion, for :meth:`EscalationPolicy.plan`'s own values.
+_make_step = fast_constructor(EscalationStep)
 
 
 def _step_key(step: EscalationStep) -> tuple[datetime, int, int]:
@@ -289,7 +294,8 @@ class EscalationPolicy:
                 for index, level in enumerate(self.levels):
                     if index > 0:
                         at += level.after
-                    steps.append(EscalationStep(at, level.level, round_number, level.targets))
+                    # at: aware UTC plus durations; targets: the level's checked tuple
+                    steps.append(_make_step(at, level.level, round_number, level.targets))
         except OverflowError:
             raise UsageError(
                 f"a step of escalation `{self.name}` is outside the supported date range"

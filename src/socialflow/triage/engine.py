@@ -30,6 +30,7 @@ from socialflow.triage.decision import (
     Override,
     RuleTrace,
     make_decision,
+    make_override,
 )
 from socialflow.triage.index import RuleIndex
 from socialflow.triage.input import InputValidator
@@ -141,7 +142,7 @@ class _Outcome:
     def override(self, output: str, rule: str, shown: str, kept: str) -> None:
         if self.overrides is None:
             self.overrides = []
-        self.overrides.append(Override(output, rule, shown, kept))
+        self.overrides.append(make_override(output, rule, shown, kept))
 
     def apply(
         self,
