@@ -43,6 +43,9 @@ __all__ = [
 _IDENTIFIER: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 #: A lone surrogate: a str may hold one, UTF-8 cannot.
 _SURROGATE: Final = re.compile("[\ud800-\udfff]")
+#: Bytes buffered when reading input and writing decisions (a fixed amount:
+#: memory does not grow with the file).
+_BUFFER: Final = 1 << 20
 
 
 def print_err(message: str) -> None:
@@ -234,7 +237,7 @@ def json_lines(path: str) -> Iterator[Line]:
         return
     check_readable(path, "input")
     try:
-        handle = Path(path).open("rb")  # noqa: SIM115 - closed below
+        handle = Path(path).open("rb", buffering=_BUFFER)  # noqa: SIM115 - closed below
     except OSError as e:
         raise CommandFailed(f"error: cannot read input `{path}`: {e.strerror}") from None
     with handle:
@@ -328,7 +331,8 @@ class LineWriter:
         if self.path is None:
             return sys.stdout
         try:
-            return Path(self.path).open("w", encoding="utf-8")
+            # a large buffer: one write call per few hundred decisions
+            return Path(self.path).open("w", encoding="utf-8", buffering=_BUFFER)
         except OSError as e:
             raise CommandFailed(
                 f"error: cannot write {self.what} `{self.path}`: {e.strerror}"
