@@ -63,7 +63,7 @@ def _display_width(text: str) -> int:
     return width
 
 
-@attrs.frozen
+@attrs.frozen(weakref_slot=False)
 class Span:
     """Characters ``start`` (inclusive) to ``end`` (exclusive) of ``source``."""
 

@@ -16,6 +16,7 @@ import attrs
 from lark import Token, Tree
 from lark.exceptions import UnexpectedInput
 
+from socialflow._records import fast_constructor
 from socialflow._syntax import lalr_parser, syntax_diagnostic
 from socialflow.cel import ast
 from socialflow.cel.limits import Limits
@@ -160,6 +161,11 @@ _ESCAPES: Final = {
 }
 
 
+#: ``Span(source, start, end)`` without attrs' per-field ``object.__setattr__``
+#: (the builder makes one per syntax-tree node).
+make_span = fast_constructor(Span)
+
+
 @attrs.define
 class _Builder:
     source: Source
@@ -167,16 +173,19 @@ class _Builder:
     limits: Limits
 
     def span(self, node: Tree[Any] | Token) -> Span:
-        if isinstance(node, Token):
-            start, end = node.start_pos or 0, node.end_pos or 0
-        else:
-            meta = node.meta
-            if meta.empty:
+        if type(node) is Tree:
+            meta = node._meta  # None: no position was ever set (`node.meta` would make one)
+            if meta is None or meta.empty:
                 start = end = 0
             else:
                 start, end = meta.start_pos, meta.end_pos
+        elif isinstance(node, Token):
+            start, end = node.start_pos or 0, node.end_pos or 0
+        else:
+            meta = node.meta
+            start, end = (0, 0) if meta.empty else (meta.start_pos, meta.end_pos)
         offset = self.offset
-        return Span(self.source, offset + start, offset + end)
+        return make_span(self.source, offset + start, offset + end)
 
     def error(
         self, message: str, span: Span, code: str = "syntax_error", help: str | None = None
@@ -192,7 +201,7 @@ class _Builder:
             )
         if isinstance(node, Token):  # a bare literal token can only come via ?rules
             raise self.error(f"unexpected `{node}`", self.span(node))
-        handler = _HANDLERS.get(rule_name(node))
+        handler = _DISPATCH.get(node.data)
         if handler is None:  # pragma: no cover - every grammar rule has a handler
             raise AssertionError(node.data)
         return handler(self, node, depth + 1)
@@ -250,8 +259,9 @@ def decode_string(token: Token, source: Source, limits: Limits | None = None) ->
 
 
 def _kids(node: Tree[Any]) -> list[Any]:
-    """The children of a parse-tree node, untyped (the grammar fixes their shape)."""
-    return list(node.children)
+    """The children of a parse-tree node, untyped (the grammar fixes their shape);
+    the tree's own list, which the builder never changes."""
+    return node.children
 
 
 def _conditional(b: _Builder, n: Tree[Any], d: int) -> ast.Expr:
@@ -264,8 +274,8 @@ def _left_chain(b: _Builder, n: Tree[Any], d: int) -> ast.Expr:
     so a long chain of operands does not count as nesting depth."""
     spine: list[Tree[Any]] = []
     node: Any = n
-    kind = rule_name(n)
-    while isinstance(node, Tree) and rule_name(node) == kind:
+    data, kind = n.data, rule_name(n)
+    while isinstance(node, Tree) and node.data == data:
         spine.append(node)
         node = _kids(node)[0]
     expr = b.build(node, d)
@@ -591,3 +601,7 @@ _HANDLERS: Final[dict[str, Callable[[_Builder, Tree[Any], int], ast.Expr]]] = {
     "false_lit": _false,
     "null_lit": _null,
 }
+
+#: :data:`_HANDLERS` by the tree's ``data`` as lark writes it: the rule's own name
+#: in the CEL grammar, ``cel__`` before it where a grammar imports CEL's.
+_DISPATCH: Final = {**_HANDLERS, **{f"cel__{name}": h for name, h in _HANDLERS.items()}}

@@ -18,7 +18,7 @@ from lark.exceptions import UnexpectedInput
 
 from socialflow._syntax import lalr_parser
 from socialflow.cel.limits import Limits
-from socialflow.cel.parser import build_expr, decode_string
+from socialflow.cel.parser import build_expr, decode_string, make_span
 from socialflow.cel.values import INT_MAX, INT_MIN
 from socialflow.dsl import ast
 from socialflow.dsl._terminals import syntax_diagnostic
@@ -147,10 +147,11 @@ class _Builder:
 
     def span(self, node: Tree[Any] | Token) -> Span:
         if isinstance(node, Token):
-            return Span(self.source, node.start_pos or 0, node.end_pos or 0)
-        if node.meta.empty:
-            return Span(self.source, 0, 0)
-        return Span(self.source, node.meta.start_pos, node.meta.end_pos)
+            return make_span(self.source, node.start_pos or 0, node.end_pos or 0)
+        meta = node.meta
+        if meta.empty:
+            return make_span(self.source, 0, 0)
+        return make_span(self.source, meta.start_pos, meta.end_pos)
 
     def name(self, token: Token) -> ast.Name:
         return ast.Name(str(token), self.span(token))
