@@ -122,6 +122,15 @@ Expr = Literal | Ident | Select | Index | Call | CreateList | CreateMap | Compre
 
 def children(node: Expr) -> tuple[Expr, ...]:
     """The direct sub-expressions of ``node``, in source order."""
+    kind = type(node)  # the common kinds first, without pattern matching
+    if kind is Call:
+        target = node.target  # type: ignore[union-attr]
+        args: tuple[Expr, ...] = node.args  # type: ignore[union-attr]
+        return args if target is None else (target, *args)
+    if kind is Literal or kind is Ident:
+        return ()
+    if kind is Select:
+        return (node.operand,)  # type: ignore[union-attr]
     match node:
         case Literal() | Ident():
             return ()

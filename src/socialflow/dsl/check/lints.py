@@ -155,13 +155,16 @@ def _absorbs(node: cel_ast.Expr) -> bool:
 def shallow(expr: cel_ast.Expr, limit: int = MAX_LINT_DEPTH) -> bool:
     """Does ``expr`` nest no deeper than ``limit``?  Measured without recursion,
     and stopping as soon as it is deeper, so the lints can recurse safely."""
-    pending = [(expr, 1)]
-    while pending:
-        node, depth = pending.pop()
-        if depth > limit:
-            return False
-        pending.extend((child, depth + 1) for child in cel_ast.children(node))
-    return True
+    children = cel_ast.children
+    level = [expr]
+    for _ in range(limit):  # one level of the tree per round
+        below: list[cel_ast.Expr] = []
+        for node in level:
+            below.extend(children(node))
+        if not below:
+            return True
+        level = below
+    return False
 
 
 class _Equalities:
