@@ -13,7 +13,8 @@ seed 11, no broken lines) and the example ruleset (`examples/triage`):
   subprocess, timed from start to end (loading the rules included) and, the
   figure that matters, per line after loading.
 
-Medians of `--repeat` runs.  Memory: the command's peak resident size for
+Medians of `--repeat` rounds, each round timing the three in turn (so a
+shared machine's drifting load hits them alike).  Memory: the command's peak resident size for
 the full file and for a quarter of it, which must be about the same (the
 command streams; memory does not grow with the file).
 """
@@ -115,9 +116,13 @@ def main() -> int:
         messages = [json.loads(line) for line in lines]
         bundle = sf.load(RULES)
         bundle.triage(messages[0], sf.cel.parse_timestamp(str(messages[0]["received_at"])))
-        plain = [plain_json(source, folder / "plain.jsonl") for _ in range(repeat)]
-        library = [library_loop(bundle, messages) for _ in range(repeat)]
-        runs = [command(source, folder / "out.jsonl") for _ in range(repeat)]
+        plain: list[float] = []
+        library: list[float] = []
+        runs: list[tuple[float, float, int]] = []
+        for _ in range(repeat):  # interleaved, so drifting load hits all three alike
+            plain.append(plain_json(source, folder / "plain.jsonl"))
+            library.append(library_loop(bundle, messages))
+            runs.append(command(source, folder / "out.jsonl"))
         small = command(quarter, folder / "out4.jsonl")
         got = sum(1 for _ in (folder / "out.jsonl").open(encoding="utf-8"))
         assert got == n, f"the command wrote {got} decisions for {n} lines"
