@@ -13,6 +13,9 @@ seed 11, no broken lines) and the example ruleset (`examples/triage`):
   subprocess, timed from start to end (loading the rules included) and, the
   figure that matters, per line after loading.
 
+``--before OLD/src`` also times the library loop of another socialflow tree
+and of this one, in fresh processes in turn, for the before/after ratio.
+
 Medians of `--repeat` rounds, each round timing the three in turn (so a
 shared machine's drifting load hits them alike).  Memory: the command's peak resident size for
 the full file and for a quarter of it, which must be about the same (the
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import resource
 import statistics
@@ -66,6 +70,30 @@ def library_loop(bundle: sf.Bundle, messages: list[dict[str, object]]) -> float:
     return time.perf_counter() - t
 
 
+LIBRARY_CHILD = """
+import json, sys, time
+import socialflow as sf
+messages = [json.loads(line) for line in open(sys.argv[2], encoding="utf-8")]
+nows = [sf.cel.parse_timestamp(str(m["received_at"])) for m in messages]
+bundle = sf.load(sys.argv[1])
+bundle.triage(messages[0], nows[0])
+start = time.perf_counter()
+for message, now in zip(messages, nows):
+    bundle.triage(message, now)
+print(time.perf_counter() - start)
+"""
+
+
+def library_in(src: Path, source: Path) -> float:
+    """Seconds of the library loop run by the socialflow in ``src`` (a fresh process)."""
+    proc = subprocess.run(
+        [sys.executable, "-c", LIBRARY_CHILD, str(RULES), str(source)],
+        check=True, capture_output=True, text=True,
+        env=dict(os.environ, PYTHONPATH=str(src)),
+    )  # fmt: skip
+    return float(proc.stdout.split()[-1])
+
+
 def command(source: Path, out: Path) -> tuple[float, float, int]:
     """(wall seconds, seconds after loading, peak RSS in KB) of one run."""
     script = (
@@ -104,6 +132,9 @@ def main() -> int:
     parser.add_argument("--n", type=int, default=200_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="a small run for CI")
+    parser.add_argument(
+        "--before", type=Path, help="also time the library loop of the socialflow in this src"
+    )
     args = parser.parse_args()
     n = 5_000 if args.quick else args.n
     repeat = 1 if args.quick else args.repeat
@@ -124,6 +155,12 @@ def main() -> int:
             library.append(library_loop(bundle, messages))
             runs.append(command(source, folder / "out.jsonl"))
         small = command(quarter, folder / "out4.jsonl")
+        before: list[float] = []
+        after: list[float] = []
+        if args.before is not None:
+            for _ in range(repeat):  # the two trees in turn, each in a fresh process
+                before.append(library_in(args.before, source))
+                after.append(library_in(ROOT / "src", source))
         got = sum(1 for _ in (folder / "out.jsonl").open(encoding="utf-8"))
         assert got == n, f"the command wrote {got} decisions for {n} lines"
 
@@ -148,6 +185,12 @@ def main() -> int:
         f"\npeak resident memory of the command: {peak / 1024:,.0f} MB for {n:,} lines, "
         f"{small[2] / 1024:,.0f} MB for {n // 4:,} lines"
     )
+    if before:
+        old, new = median_rate(n, before)[0], median_rate(n, after)[0]
+        print(
+            f"\nlibrary loop, fresh processes in turn: before ({args.before}) {old:,.0f} msg/s, "
+            f"after {new:,.0f} msg/s: {new / old:.2f}x"
+        )
     _ = resource  # the measure is taken in the child
     return 0
 

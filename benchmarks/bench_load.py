@@ -8,7 +8,8 @@ way authors write them (``--form or``: ``||`` of ``contains``), in one file.
 Loading means what a host does before its first message: ``sf.load(path)``
 and building the engine (``bundle.engine``), so the time is until triage can
 start.  Each figure is measured in a fresh interpreter (imports done first,
-not timed), the median of ``--repeat`` runs:
+not timed), the median of ``--repeat`` runs (with ``--before``, the cold
+loads of the two trees taken in turn):
 
 * **cold**: no cache;
 * **cached**: ``sf.load(path, cache=FOLDER)`` with the folder already holding
@@ -137,26 +138,37 @@ def has_cache(src: Path) -> bool:
     return "cache:" in (src / "socialflow" / "bundle.py").read_text(encoding="utf-8")
 
 
-def measure(src: Path, rules: Path, repeat: int, folder: Path, stages: bool) -> dict[str, Any]:
-    cold = [child(src, "cold", rules, None) for _ in range(repeat)]
-    out: dict[str, Any] = {
-        "cold": statistics.median(r["seconds"] for r in cold),
-        "gc": statistics.median(r["stages"]["garbage collection"] for r in cold),
-        "peak_mb": statistics.median(r["peak_kb"] for r in cold) / 1024,
-    }
-    memory = child(src, "memory", rules, None)
-    out["kb_per_rule"] = memory["kept"] / memory["rules"] / 1024
-    out["rules"] = memory["rules"]
-    if has_cache(src):
-        cache = folder / f"cache-{rules.stem}"
-        out["writing"] = child(src, "cold", rules, cache)["seconds"]
-        cached = [child(src, "cold", rules, cache) for _ in range(repeat)]
-        out["cached"] = statistics.median(r["seconds"] for r in cached)
-    if stages:
-        runs = [child(src, "stages", rules, None) for _ in range(repeat)]
-        names = list(runs[0]["stages"])
-        out["stages"] = {n: statistics.median(r["stages"].get(n, 0.0) for r in runs) for n in names}
-    return out
+def measure(srcs: list[Path], rules: Path, repeat: int, folder: Path) -> list[dict[str, Any]]:
+    """The figures of each tree in ``srcs`` (this one first); cold loads of the
+    trees are taken in turn, so a drifting machine load hits them alike."""
+    colds: list[list[dict[str, Any]]] = [[] for _ in srcs]
+    for _ in range(repeat):
+        for k, src in enumerate(srcs):
+            colds[k].append(child(src, "cold", rules, None))
+    results = []
+    for k, src in enumerate(srcs):
+        cold = colds[k]
+        out: dict[str, Any] = {
+            "cold": statistics.median(r["seconds"] for r in cold),
+            "gc": statistics.median(r["stages"]["garbage collection"] for r in cold),
+            "peak_mb": statistics.median(r["peak_kb"] for r in cold) / 1024,
+        }
+        memory = child(src, "memory", rules, None)
+        out["kb_per_rule"] = memory["kept"] / memory["rules"] / 1024
+        out["rules"] = memory["rules"]
+        if has_cache(src):
+            cache = folder / f"cache-{k}-{rules.stem}"
+            out["writing"] = child(src, "cold", rules, cache)["seconds"]
+            cached = [child(src, "cold", rules, cache) for _ in range(repeat)]
+            out["cached"] = statistics.median(r["seconds"] for r in cached)
+        if k == 0:  # the stages of this tree (the wrappers know its internals)
+            runs = [child(src, "stages", rules, None) for _ in range(repeat)]
+            names = list(runs[0]["stages"])
+            out["stages"] = {
+                n: statistics.median(r["stages"].get(n, 0.0) for r in runs) for n in names
+            }
+        results.append(out)
+    return results
 
 
 def main() -> int:
@@ -177,11 +189,9 @@ def main() -> int:
         for count in counts:
             rules = folder / f"rules{count}.sf"
             rules.write_text(tw.ruleset_text(workload.rules(count, seed=2), args.form), "utf-8")
-            after = measure(after_src, rules, repeat, folder, stages=True)
-            before = None
-            if args.before is not None:
-                before = measure(args.before, rules, repeat, folder / "before", stages=False)
-            results.append((count, after, before))
+            srcs = [after_src] if args.before is None else [after_src, args.before]
+            measured = measure(srcs, rules, repeat, folder)
+            results.append((count, measured[0], measured[1] if len(measured) > 1 else None))
 
     print(
         f"# Load benchmark: CPython {platform.python_version()}, {platform.machine()}; "

@@ -1,4 +1,5 @@
-"""The parsers set node positions exactly as lark's ``propagate_positions`` does.
+"""The parsers set node positions exactly as lark's ``propagate_positions`` does,
+and their lean lexer gives lark's own tokens.
 
 socialflow's parsers set positions with their own callbacks
 (:func:`socialflow._syntax.lalr_parser`), which is faster; every span in
@@ -16,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.lark import from_lark
-from lark import Lark, Tree
+from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedInput
 
 from socialflow._syntax import grammar_text, lalr_parser, reference_parser
@@ -45,19 +46,55 @@ def _positions(tree: Tree[Any]) -> list[tuple[Any, ...]]:
     return out
 
 
+def _tokens(tree: Tree[Any]) -> list[tuple[Any, ...]]:
+    return [
+        (t.type, str(t), t.start_pos, t.end_pos)
+        for t in tree.scan_values(lambda v: isinstance(v, Token))
+    ]
+
+
+def _error(e: UnexpectedInput) -> tuple[Any, ...]:
+    token = getattr(e, "token", None)
+    return (type(e), e.pos_in_stream, None if token is None else (token.type, str(token)))
+
+
 def _same(grammar: str, text: str) -> None:
+    """Our parser (lean lexer, lean positions) and lark's own give the same
+    nodes, positions and tokens, or the same error at the same place."""
+    failed = None
     try:
         ours = lalr_parser(grammar).parse(text)
-    except UnexpectedInput:
-        with pytest.raises(UnexpectedInput):
+    except UnexpectedInput as e:
+        failed = _error(e)
+    if failed is not None:
+        with pytest.raises(UnexpectedInput) as theirs:
             reference_parser(grammar).parse(text)
+        assert failed == _error(theirs.value)
         return
-    assert _positions(ours) == _positions(reference_parser(grammar).parse(text))
+    reference = reference_parser(grammar).parse(text)
+    assert _positions(ours) == _positions(reference)
+    assert _tokens(ours) == _tokens(reference)
 
 
 @pytest.mark.parametrize("path", RULE_FILES, ids=lambda p: str(p.relative_to(ROOT)))
 def test_rule_files(path: Path) -> None:
     _same("socialflow.lark", normalise_text(path.read_text(encoding="utf-8")))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'ruleset r\nrule a { when msg.x && then tag "t" }',
+        'ruleset r\nrule a { when msg.x == "open then tag "t" }',
+        "ruleset r\nrule a { when msg.x § 1 then stop }",
+        "ruleset r\nrule rule { then stop }",
+        "ruleset r\nrule a { when msg.rule == 1 && msg.when then stop }",
+        'ruleset r\nqueue q\nrule a { then route q; tags "x" }',
+        "ruleset r\nrule a { when (msg.x then stop }",
+    ],
+)
+def test_broken_rule_files(text: str) -> None:
+    _same("socialflow.lark", text)
 
 
 def test_the_rule_files_are_found() -> None:
