@@ -101,15 +101,11 @@ def _run_triage(args: argparse.Namespace) -> int:
     show_progress = not args.no_progress and sys.stderr.isatty()
     progress = _Progress(sys.stderr, _count_lines(args.input)) if show_progress else None
     started = time.perf_counter()
-    stats: dict[str, Counter[str]] = {
-        k: Counter() for k in ("route", "priority", "response", "rule")
-    }
     total = accepted = condition_errors = 0
     rejected: list[int] = []
     reuse = _received_at_is_a_timestamp(bundle)
-    routes, priorities, responses, rules = (
-        stats["route"], stats["priority"], stats["response"], stats["rule"]
-    )  # fmt: skip
+    # counted per distinct combination (few), spread into the summary's tables after
+    outcomes: Counter[tuple[str | None, str, str | None, tuple[str, ...]]] = Counter()
     write, strict = out.write_text, args.strict
     try:
         for line in json_lines(args.input):
@@ -125,11 +121,11 @@ def _run_triage(args: argparse.Namespace) -> int:
                 decision, text = result
                 write(text)
                 accepted += 1
-                routes[decision.route or "(none)"] += 1
-                priorities[decision.priority] += 1
-                responses[decision.response or "(undecided)"] += 1
-                rules.update(decision.matched)
-                condition_errors += len(decision.errors)
+                outcomes[
+                    decision.route, decision.priority, decision.response, decision.matched
+                ] += 1
+                if decision.errors:
+                    condition_errors += len(decision.errors)
             if progress is not None:
                 progress.update(total)
     finally:
@@ -138,6 +134,15 @@ def _run_triage(args: argparse.Namespace) -> int:
     if progress is not None:
         progress.update(total, final=True)
     elapsed = time.perf_counter() - started
+    stats: dict[str, Counter[str]] = {
+        k: Counter() for k in ("route", "priority", "response", "rule")
+    }
+    for (route, priority, response, matched), count in outcomes.items():
+        stats["route"][route or "(none)"] += count
+        stats["priority"][priority] += count
+        stats["response"][response or "(undecided)"] += count
+        for rule in matched:
+            stats["rule"][rule] += count
     if not args.no_summary:
         _summary(
             sys.stderr,
