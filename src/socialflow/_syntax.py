@@ -22,6 +22,9 @@ from typing import Any
 from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 from lark.lexer import ContextualLexer
+from lark.parsers.lalr_analysis import Shift
+from lark.parsers.lalr_interactive_parser import InteractiveParser
+from lark.parsers.lalr_parser import LALR_Parser, _Parser
 
 from socialflow.errors import Diagnostic, Severity
 from socialflow.source import Source, Span
@@ -73,7 +76,7 @@ def lalr_parser(name: str, start: str = "start") -> Lark:
         propagate_positions=False,
         maybe_placeholders=True,
         import_paths=[_import_loader],
-        _plugins={"ContextualLexer": _LeanContextualLexer},
+        _plugins={"ContextualLexer": _LeanContextualLexer, "LALR_Parser": _LeanLALRParser},
     )
     callbacks = getattr(parser, "_callbacks", None)
     if not isinstance(callbacks, dict):  # a lark without the hook: its own, slower way
@@ -160,6 +163,78 @@ class _LeanContextualLexer(ContextualLexer):
             pos = after
             yield token
         _sync(line_ctr, text, pos)
+
+
+class _LeanLALRParser(LALR_Parser):
+    """lark's LALR parser with :class:`_LeanLoop` as its main loop."""
+
+    def __init__(self, parser_conf: Any, debug: bool = False, strict: bool = False) -> None:
+        super().__init__(parser_conf, debug=debug, strict=strict)
+        self.parser = _LeanLoop(self._parse_table, parser_conf.callbacks, debug)
+
+
+class _LeanLoop(_Parser):
+    """lark's LALR loop with each token's shifts and reductions inline: what a
+    rule reduces to (its length, its callback, the symbol it makes) is looked
+    up once per rule, not per reduction.  The same actions in the same order
+    as lark's ``ParserState.feed_token``; a token with no action goes through
+    lark's own ``feed_token``, which raises lark's usual error."""
+
+    def __init__(self, parse_table: Any, callbacks: Any, debug: bool = False) -> None:
+        super().__init__(parse_table, callbacks, debug)
+        self._kept: tuple[Any, dict[int, tuple[int, Any, str]]] | None = None
+
+    def _plan(self, states: Any, callbacks: Any) -> dict[int, tuple[int, Any, str]]:
+        """Per rule (by identity): its length, its callback and the name of the
+        symbol it makes; made at the first parse (after :func:`lalr_parser`
+        wrapped the callbacks, which never change after), then kept."""
+        kept = self._kept
+        if kept is not None and kept[0] is callbacks:
+            return kept[1]
+        plan = {
+            id(arg): (len(arg.expansion), callbacks[arg], arg.origin.name)
+            for actions in states.values()
+            for action, arg in actions.values()
+            if action is not Shift
+        }
+        self._kept = (callbacks, plan)
+        return plan
+
+    def parse_from_state(self, state: Any, last_token: Any = None) -> Any:
+        if not isinstance(state.lexer.lexer, _LeanContextualLexer) or self.debug:
+            return super().parse_from_state(state, last_token)
+        conf = state.parse_conf
+        states, callbacks = conf.states, conf.callbacks
+        reductions = self._plan(states, callbacks)
+        state_stack, value_stack = state.state_stack, state.value_stack
+        token = last_token
+        try:
+            for token in state.lexer.lex(state):
+                kind = token.type
+                while True:
+                    actions = states[state_stack[-1]]
+                    if kind not in actions:
+                        state.feed_token(token)  # raises UnexpectedToken, as lark does
+                    action, arg = actions[kind]
+                    if action is Shift:
+                        state_stack.append(arg)
+                        build = callbacks.get(kind)
+                        value_stack.append(token if build is None else build(token))
+                        break
+                    size, build, origin = reductions[id(arg)]
+                    if size:
+                        children = value_stack[-size:]
+                        del state_stack[-size:]
+                        del value_stack[-size:]
+                    else:
+                        children = []
+                    state_stack.append(states[state_stack[-1]][origin][1])
+                    value_stack.append(build(children))
+            end = Token.new_borrow_pos("$END", "", token) if token else Token("$END", "", 0, 1, 1)
+            return state.feed_token(end, True)
+        except UnexpectedInput as e:
+            e.interactive_parser = InteractiveParser(self, state, state.lexer)
+            raise
 
 
 def _sync(line_ctr: Any, text: str, pos: int) -> None:
