@@ -180,6 +180,11 @@ def main() -> int:
     print("| --- | --- | --- | --- |")
     for name, (med, low, high) in rows:
         print(f"| {name} | {med:,.0f} | {low:,.0f}-{high:,.0f} | {med / lib[0]:.2f}x |")
+    paired = statistics.median(lib_s / run[1] for lib_s, run in zip(library, runs, strict=True))
+    print(
+        f"\nthe command after loading / the library loop, median of the {repeat} rounds' "
+        f"own ratios (each round times both close together): {paired:.2f}x"
+    )
     peak = statistics.median(r[2] for r in runs)
     print(
         f"\npeak resident memory of the command: {peak / 1024:,.0f} MB for {n:,} lines, "
