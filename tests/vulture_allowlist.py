@@ -8,6 +8,10 @@ Everything else vulture finds is dead: delete it.
 
 # lark calls the grammar import hook with (base_path, grammar_path)
 base_path
+# attributes of lark's Token and UnexpectedInput, set by the lean lexer and LALR
+# loop in _syntax.py for lark's own code to read
+end_column
+interactive_parser
 # an option set on google-re2's Options object
 log_errors
 # public API users read: documented in docs/, not called inside socialflow
