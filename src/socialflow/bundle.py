@@ -193,9 +193,12 @@ def _gc_paused() -> Iterator[None]:
         # Everything made while paused is young: the first collection after the
         # pause would scan all of it (1.4 s for 10,000 rules), only to promote it.
         # freeze + unfreeze moves it to the oldest generation without a scan; it
-        # is then scanned only by the collector's own full collections.
-        gc.freeze()
-        gc.unfreeze()
+        # is then scanned only by the collector's own full collections.  Only when
+        # the host froze nothing itself: unfreeze() would thaw the host's objects
+        # too (a pre-fork server freezes its heap to keep pages shared).
+        if gc.get_freeze_count() == 0:
+            gc.freeze()
+            gc.unfreeze()
         if enabled:
             gc.enable()
 

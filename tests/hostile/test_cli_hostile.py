@@ -235,12 +235,21 @@ def test_an_interrupt_keeps_every_line_written_so_far(tmp_path: Path) -> None:
     source.write_bytes(b"\n".join(lines) + b"\n")
     out, rejects = tmp_path / "out.jsonl", tmp_path / "bad.jsonl"
     for attempt in range(3):
+        out.unlink(missing_ok=True)
+        rejects.unlink(missing_ok=True)
         proc = subprocess.Popen(
             [sys.executable, "-m", "socialflow", "triage", str(RULES), str(source), "-o", str(out),
              "--rejects", str(rejects), "--no-summary", "--no-progress"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
-        time.sleep(0.5 + rng.random())  # loading takes ~0.3 s; then lines flow
+        # lines flow once the first reject is written through (the imports and
+        # the rules' loading can take seconds on a busy machine); then a random moment
+        deadline = time.monotonic() + 60
+        while proc.poll() is None and time.monotonic() < deadline:
+            if rejects.exists() and rejects.stat().st_size > 0:
+                break
+            time.sleep(0.01)
+        time.sleep(rng.random())
         proc.send_signal(signal.SIGINT)
         status = proc.wait(timeout=60)
         decided = {d["message_id"] for d in _json_lines(out)}

@@ -118,3 +118,16 @@ def test_an_unwritable_cache_folder_does_not_fail_the_load(
     bundle = sf.load(RULES, cache=tmp_path)
     assert _decisions(bundle) == _decisions(sf.load(RULES))
     assert list(tmp_path.iterdir()) == []
+
+
+def test_loading_leaves_the_hosts_frozen_objects_frozen() -> None:
+    import gc
+
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        assert frozen > 0
+        sf.load(RULES)
+        assert gc.get_freeze_count() >= frozen
+    finally:
+        gc.unfreeze()

@@ -13,6 +13,9 @@ from socialflow.dsl.program import REFUSAL_REASONS
 
 __all__ = ["check_tests", "check_workflow_tests"]
 
+#: The steps of a workflow test that do something; every other step expects.
+_WORKFLOW_ACTIONS: Final = (ast.StartStep, ast.EventStep, ast.AdvanceStep)
+
 #: What ``given`` may bind in a workflow test.
 _WORKFLOW_GIVENS: Final = ("subject", "data", "access")
 
@@ -34,6 +37,21 @@ def check_tests(ctx: Context) -> None:
             )
         if test.workflow is None:
             _test(ctx, test)
+        if not test.misplaced and not _expects_something(test):
+            ctx.error(
+                "test_expects_nothing",
+                f'test "{test.description}" has no `expect`: it would pass whatever the rules do',
+                test.span,
+                "add what it checks, for example `expect route QUEUE` or `expect matched RULE`"
+                if test.workflow is None
+                else "add what it checks, for example `expect state STATE`",
+            )
+
+
+def _expects_something(test: ast.TestDecl) -> bool:
+    if test.workflow is None:
+        return bool(test.expectations)
+    return any(not isinstance(step, _WORKFLOW_ACTIONS) for step in test.steps)
 
 
 def check_workflow_tests(ctx: Context) -> None:
