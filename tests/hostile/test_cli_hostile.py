@@ -226,6 +226,10 @@ def test_every_line_is_a_decision_or_a_reject(
     assert len(decisions) >= len(good) - len([r for r in rejected if r["line"] in good])
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_an_interrupt_keeps_every_line_written_so_far(tmp_path: Path) -> None:
     rng = random.Random(7)
     lines: list[bytes] = []
@@ -241,6 +245,9 @@ def test_an_interrupt_keeps_every_line_written_so_far(tmp_path: Path) -> None:
             [sys.executable, "-m", "socialflow", "triage", str(RULES), str(source), "-o", str(out),
              "--rejects", str(rejects), "--no-summary", "--no-progress"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            # a job started in the background by a shell without job control (CI
+            # under nohup) inherits SIGINT ignored, and Python then keeps ignoring it
+            preexec_fn=_default_sigint,
         )  # fmt: skip
         # lines flow once the first reject is written through (the imports and
         # the rules' loading can take seconds on a busy machine); then a random moment
