@@ -17,7 +17,6 @@ in time proportional to the text:
 from __future__ import annotations
 
 import contextlib
-import gc
 import os
 import re
 import signal
@@ -48,19 +47,10 @@ TOO_LONG = "99999999999999999999d"
 
 @contextlib.contextmanager
 def cpu_under(seconds: float) -> Iterator[None]:
-    """Fail when the block uses more than ``seconds`` of CPU time.
-
-    The objects alive before the block are frozen for its duration, so the cyclic
-    collector does not bill the block for scanning the rest of the test session
-    (late in a full run that heap is large, and a full collection of it cost a
-    loader test a second of CPU in CI)."""
-    gc.freeze()  # O(1): the generations' lists move as a whole
-    try:
-        start = time.process_time()
-        yield
-        spent = time.process_time() - start
-    finally:
-        gc.unfreeze()
+    """Fail when the block uses more than ``seconds`` of CPU time."""
+    start = time.process_time()
+    yield
+    spent = time.process_time() - start
     assert spent < seconds, f"took {spent:.2f} s of CPU time (bound: {seconds} s)"
 
 
@@ -608,7 +598,10 @@ def test_5000_roles_in_a_chain_load_in_linear_time(
     assert bundle.program.roles["r5000"] == frozenset({"p5000"})
     path = tmp_path / "roles.sf"
     path.write_text(text, encoding="utf-8")
-    with cpu_under(2.5):
+    # about 1 s here; late in a full run the collector's scans of the whole
+    # session's heap are billed to the block too (3.2 s once in CI), while a
+    # quadratic pass over 5,000 roles would take minutes
+    with cpu_under(6):
         assert check(capsys, path)[0] == 0
 
 
