@@ -4,8 +4,8 @@
   :func:`doctest.testfile` (one test per file; a file without examples passes).
   In Markdown, leave a blank line before the closing fence of an example so
   the fence is not read as expected output.
-* Every ``$ socialflow ...`` line in a ``console`` block of ``docs/cli.md`` and
-  ``docs/workflows.md`` runs
+* Every ``$ socialflow ...`` line in a ``console`` block of ``docs/cli.md``,
+  ``docs/layers.md`` and ``docs/workflows.md`` runs
   through :func:`socialflow.cli.main` from the repository root; the lines up to
   the next ``$`` or the end of the block are its expected output (stdout, then
   stderr).  ``...`` matches any text.
@@ -54,7 +54,7 @@ def _console_examples(text: str) -> list[tuple[int, str, str]]:
 
 
 #: the pages whose ``$ socialflow`` examples run
-CONSOLE_DOCS = ("cli.md", "workflows.md")
+CONSOLE_DOCS = ("cli.md", "layers.md", "workflows.md")
 CLI_EXAMPLES = [
     (f"{name}:{line}", command, expected)
     for name in CONSOLE_DOCS

@@ -16,7 +16,7 @@ import pickle
 import stat
 import sys
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from os import PathLike
 from pathlib import Path
@@ -27,7 +27,7 @@ from socialflow._syntax import grammar_text
 from socialflow.access.engine import Access
 from socialflow.cel.limits import Limits
 from socialflow.dsl import ast
-from socialflow.dsl.check import check_modules
+from socialflow.dsl.layers import check_layers
 from socialflow.dsl.parser import parse_module
 from socialflow.dsl.program import CheckedProgram
 from socialflow.errors import (
@@ -64,10 +64,18 @@ class Bundle:
         program: CheckedProgram,
         sources: Sequence[tuple[str, str]],
         limits: Limits | None = None,
+        layers: Mapping[str, CheckedProgram] | None = None,
+        *,
+        base: Bundle | None = None,
     ) -> None:
         self.program = program
         self._sources = tuple(sources)
         self._limits = limits or Limits()
+        #: the layers loaded with this ruleset (``ruleset NAME extends ...``), checked
+        self._layers: Mapping[str, CheckedProgram] = dict(layers or {})
+        #: the bundle of the base ruleset, for a layer's bundle (``None`` for the base)
+        self._base = base
+        self._layer_bundles: dict[str, Bundle] = {}
         #: compiled workflows, by (name, window): built on first use
         self._workflows: dict[tuple[str, int], Workflow] = {}
 
@@ -76,9 +84,44 @@ class Bundle:
         return self.program.name
 
     @property
+    def version(self) -> str | None:
+        """The ``version`` of the ruleset's header (``None`` without one)."""
+        return self.program.version
+
+    @property
     def warnings(self) -> tuple[Diagnostic, ...]:
         """Lint findings (the ``check`` command prints them)."""
         return self.program.warnings
+
+    @property
+    def layers(self) -> tuple[str, ...]:
+        """The names of the layers loaded with this ruleset, in the order they were
+        read (a layer is a file starting ``ruleset NAME extends PARENT``; see
+        ``docs/layers.md``).  Empty for a layer's own bundle."""
+        return tuple(self._layers) if self._base is None else ()
+
+    def layer(self, name: str) -> Bundle:
+        """The bundle of layer ``name``: its effective ruleset (what it extends,
+        with its overrides and additions), compiled on first use.  Immutable and
+        safe to share between threads, like this one.
+
+        Raises:
+            UsageError: no layer ``name`` was loaded with this ruleset.
+        """
+        if self._base is not None:
+            return self._base.layer(name)
+        if not isinstance(name, str) or name not in self._layers:  # type: ignore[redundant-expr]  # hosts pass anything
+            hint = did_you_mean(str(name), self._layers)
+            known = ", ".join(f"`{n}`" for n in self._layers) or "none"
+            raise UsageError(
+                f"no layer `{name}` in this bundle"
+                + (f"; {hint}" if hint else f" (layers: {known})")
+            )
+        cached = self._layer_bundles.get(name)
+        if cached is None:
+            cached = Bundle(self._layers[name], self._sources, self._limits, base=self)
+            cached = self._layer_bundles.setdefault(name, cached)
+        return cached
 
     @functools.cached_property
     def engine(self) -> TriageEngine:
@@ -141,11 +184,15 @@ class Bundle:
         return Access(self.program, nodes, grants, principals, self._limits)
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (_rebuild, (self._sources, self._limits))
+        layer = None if self._base is None else self.program.name
+        return (_rebuild, (self._sources, self._limits, layer))
 
 
-def _rebuild(sources: Sequence[tuple[str, str]], limits: Limits) -> Bundle:
-    return loads_many(sources, limits=limits)
+def _rebuild(
+    sources: Sequence[tuple[str, str]], limits: Limits, layer: str | None = None
+) -> Bundle:
+    bundle = loads_many(sources, limits=limits)
+    return bundle if layer is None else bundle.layer(layer)
 
 
 def parse_sources(
@@ -227,22 +274,22 @@ def loads_many(
         raise UsageError(f"limits must be a socialflow.cel.Limits, not {type(limits).__name__}")
     cached_at = None if cache is None else _cache_path(cache, sources, strict, limits)
     if cached_at is not None:
-        program = _read_cache(cached_at)
-        if program is not None:
-            return Bundle(program, sources, limits)
-    program = _check(sources, strict, limits)
+        stored = _read_cache(cached_at)
+        if stored is not None:
+            return Bundle(stored[0], sources, limits, stored[1])
+    program, layers = _check(sources, strict, limits)
     if cached_at is not None:
-        _write_cache(cached_at, program)
-    return Bundle(program, sources, limits)
+        _write_cache(cached_at, (program, layers))
+    return Bundle(program, sources, limits, layers)
 
 
 def _check(
     sources: Sequence[tuple[str, str]], strict: bool, limits: Limits | None
-) -> CheckedProgram:
+) -> tuple[CheckedProgram, dict[str, CheckedProgram]]:
     try:
         with _gc_paused():
             modules = parse_sources(sources, limits)
-            program = check_modules(modules, strict=strict)
+            program, layers = check_layers(modules, strict=strict)
     except SourceError:
         raise
     except RecursionError:
@@ -261,13 +308,13 @@ def _check(
                 )
             ]
         ) from e
-    return program
+    return program, layers
 
 
 # -- the cache of checked programs ------------------------------------------------------------
 
 #: Bumped when what a cache file holds changes shape.
-_CACHE_FORMAT: Final = 1
+_CACHE_FORMAT: Final = 2
 
 
 def _cache_path(
@@ -313,7 +360,10 @@ def _code_digest() -> str:
     return digest.hexdigest()
 
 
-def _read_cache(path: Path) -> CheckedProgram | None:
+_Checked = tuple[CheckedProgram, dict[str, CheckedProgram]]
+
+
+def _read_cache(path: Path) -> _Checked | None:
     """The program cached at ``path``, or ``None`` (missing, unreadable, written by
     another version or damaged: the rules are then loaded and the file rewritten)."""
     try:
@@ -326,20 +376,21 @@ def _read_cache(path: Path) -> CheckedProgram | None:
         return None
     if (
         isinstance(stored, tuple)
-        and len(stored) == 2
+        and len(stored) == 3
         and stored[0] == _CACHE_FORMAT
         and isinstance(stored[1], CheckedProgram)
+        and isinstance(stored[2], dict)
     ):
-        return stored[1]
+        return stored[1], stored[2]
     return None
 
 
-def _write_cache(path: Path, program: CheckedProgram) -> None:
+def _write_cache(path: Path, checked: _Checked) -> None:
     """Store ``program`` at ``path`` atomically (a temporary file, then a rename);
     a failure (a read-only folder, a full disk) leaves loading unaffected."""
     try:
         with _gc_paused():
-            data = pickle.dumps((_CACHE_FORMAT, program), protocol=pickle.HIGHEST_PROTOCOL)
+            data = pickle.dumps((_CACHE_FORMAT, *checked), protocol=pickle.HIGHEST_PROTOCOL)
         fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".sfcache-")
         try:
             with os.fdopen(fd, "wb") as out:

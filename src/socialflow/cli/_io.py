@@ -7,6 +7,7 @@ turns the result (or the error) back into text and an exit status.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import re
@@ -184,7 +185,9 @@ def render_eval_error(error: sf.EvalError) -> str:
     return Diagnostic(Severity.ERROR, error.kind, error.message, error.span).render()
 
 
-def load_bundle(paths: list[str], strict: bool = False) -> Bundle:
+def load_bundle(paths: list[str], strict: bool = False, layer: str | None = None) -> Bundle:
+    """The bundle of ``paths`` (or of its layer ``layer``), every failure a
+    :class:`CommandFailed` with the rendered diagnostics."""
     try:
         sources = read_sources(paths)
     except sf.UsageError as e:
@@ -192,9 +195,24 @@ def load_bundle(paths: list[str], strict: bool = False) -> Bundle:
     except OSError as e:
         raise CommandFailed(f"error: cannot read rules: {e}") from None
     try:
-        return loads_many(sources, strict=strict)
+        bundle = loads_many(sources, strict=strict)
     except sf.SourceError as e:
         raise CommandFailed(render_all(e.diagnostics), EXIT_USAGE) from None
+    if layer is None:
+        return bundle
+    try:
+        return bundle.layer(layer)
+    except sf.UsageError as e:
+        raise CommandFailed(f"error: {e}", EXIT_USAGE) from None
+
+
+def add_layer_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--layer",
+        metavar="NAME",
+        help="use the layer NAME (a file `ruleset NAME extends ...` among the rules) "
+        "instead of the base ruleset",
+    )
 
 
 def render_all(diagnostics: tuple[Diagnostic, ...]) -> str:

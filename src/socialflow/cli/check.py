@@ -7,6 +7,7 @@ import argparse
 from socialflow.bundle import Bundle
 from socialflow.cli._io import count, load_bundle
 from socialflow.cli.registry import EXIT_OK, Command
+from socialflow.dsl.program import CheckedProgram
 
 __all__ = ["COMMAND"]
 
@@ -18,6 +19,11 @@ def _configure_check(parser: argparse.ArgumentParser) -> None:
         "--explain-index",
         action="store_true",
         help="list, rule by rule, what the triage index filters the rule on",
+    )
+    parser.add_argument(
+        "--effective",
+        action="store_true",
+        help="list each layer's effective rules, in evaluation order, with where each comes from",
     )
 
 
@@ -33,7 +39,39 @@ def _run_check(args: argparse.Namespace) -> int:
     if args.explain_index:
         _explain_index(bundle)
     print(f"ok: ruleset {program.name} ({program.hit}): {', '.join(parts)}")
+    for name in bundle.layers:
+        layer = bundle.layer(name).program
+        if args.effective:
+            _effective(layer)
+        print(f"ok: {_layer_summary(layer)}")
     return EXIT_OK
+
+
+def _layer_summary(layer: CheckedProgram) -> str:
+    """``layer uk_care extends acme_inbound (all): 28 rules (1 overridden: x; 1 added: y), 2 tests``"""
+    changes = [
+        f"{len(names)} {what}: {', '.join(names)}"
+        for names, what in ((layer.overrides, "overridden"), (layer.added, "added"))
+        if names
+    ]
+    changed = f" ({'; '.join(changes)})" if changes else " (no change)"
+    return (
+        f"layer {layer.name} extends {layer.extends} ({layer.hit}): "
+        f"{count(len(layer.rules), 'rule')}{changed}, {count(len(layer.tests), 'test')}"
+    )
+
+
+def _effective(layer: CheckedProgram) -> None:
+    """The layer's rules in evaluation order: ``=`` inherited, ``~`` overridden, ``+`` added."""
+    overridden, added = set(layer.overrides), set(layer.added)
+    width = max((len(r.name) for r in layer.rules), default=0)
+    print(f"effective rules of layer {layer.name} (= from {layer.extends}, ~ overridden, + added):")
+    for rule in layer.rules:
+        mark = "~" if rule.name in overridden else "+" if rule.name in added else "="
+        print(
+            f"  {mark} {rule.name:<{width}}  precedence {rule.precedence:>4}  {rule.span.location()}"
+        )
+    print()
 
 
 def _explain_index(bundle: Bundle) -> None:

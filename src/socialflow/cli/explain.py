@@ -9,7 +9,7 @@ from pathlib import Path
 import socialflow as sf
 from socialflow import serde
 from socialflow.cel.values import parse_timestamp
-from socialflow.cli._io import load_bundle, parse_json
+from socialflow.cli._io import add_layer_option, load_bundle, parse_json
 from socialflow.cli.registry import EXIT_OK, Command, CommandFailed
 from socialflow.errors import EvalError
 
@@ -18,6 +18,7 @@ __all__ = ["COMMAND"]
 
 def _configure_explain(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("rules", metavar="RULES", help="a rule file or a folder of *.sf files")
+    add_layer_option(parser)
     parser.add_argument(
         "--message",
         metavar="JSON",
@@ -29,7 +30,7 @@ def _configure_explain(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_explain(args: argparse.Namespace) -> int:
-    bundle = load_bundle([args.rules])
+    bundle = load_bundle([args.rules], layer=args.layer)
     text = args.message
     if text.startswith("@"):
         try:

@@ -14,7 +14,15 @@ import socialflow as sf
 from socialflow import serde
 from socialflow.bundle import Bundle
 from socialflow.cel.values import parse_timestamp
-from socialflow.cli._io import Line, LineWriter, as_line, json_lines, load_bundle, parse_json
+from socialflow.cli._io import (
+    Line,
+    LineWriter,
+    add_layer_option,
+    as_line,
+    json_lines,
+    load_bundle,
+    parse_json,
+)
 from socialflow.cli.registry import EXIT_FAILED, EXIT_OK, Command, CommandFailed
 from socialflow.errors import EvalError
 
@@ -23,6 +31,7 @@ __all__ = ["COMMAND"]
 
 def _configure_triage(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("rules", metavar="RULES", help="a rule file or a folder of *.sf files")
+    add_layer_option(parser)
     parser.add_argument(
         "input", metavar="INPUT.jsonl", help="one JSON message per line (`-`: stdin)"
     )
@@ -84,7 +93,7 @@ def _count_lines(path: str) -> int | None:
 
 
 def _run_triage(args: argparse.Namespace) -> int:
-    bundle = load_bundle([args.rules])
+    bundle = load_bundle([args.rules], layer=args.layer)
     fixed_now: datetime | None = None
     if args.now is not None:
         try:

@@ -122,6 +122,8 @@ class RulesetDecl:
     version: str | None
     hit: Name | None
     span: Span = attrs.field(eq=False, repr=False)
+    #: ``extends PARENT``: this file is a layer over the ruleset ``PARENT``
+    extends: Name | None = None
 
 
 @attrs.frozen
@@ -354,6 +356,9 @@ class RuleDecl:
     span: Span = attrs.field(eq=False, repr=False)
     #: Every ``precedence``/``when``/``then`` item with its span, to report duplicates.
     items: tuple[tuple[str, Span], ...] = attrs.field(default=(), eq=False, repr=False)
+    #: ``override rule NAME``: replaces the rule of the extended ruleset (not part
+    #: of equality, so an override can be compared with the rule it replaces)
+    override: bool = attrs.field(default=False, eq=False)
 
 
 # -- test expectations: a closed union as well ---------------------------------------------

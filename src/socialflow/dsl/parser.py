@@ -234,12 +234,13 @@ class _Builder:
         kids = _kids(node)
         span = self.span(node)
         if kind == "ruleset_decl":
-            name, version, hit = kids
+            name, extends, version, hit = kids
             return ast.RulesetDecl(
                 self.name(name),
                 None if version is None else self.string(version),
                 None if hit is None else self.name(hit),
                 span,
+                None if extends is None else self.name(extends),
             )
         if kind == "schema_decl":
             name, *fields = kids
@@ -392,7 +393,7 @@ class _Builder:
         return ast.TargetDecl(kind, text, self.span(node))
 
     def rule(self, node: Tree[Any]) -> ast.RuleDecl:
-        name, display, *items = _kids(node)
+        override, name, display, *items = _kids(node)
         precedence = 0
         when: ast.CelText | None = None
         actions: list[ast.Action] = []
@@ -416,6 +417,7 @@ class _Builder:
             tuple(actions),
             self.span(node),
             tuple(seen),
+            override is not None,
         )
 
     def action(self, node: Tree[Any]) -> ast.Action:

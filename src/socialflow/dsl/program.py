@@ -206,3 +206,8 @@ class CheckedProgram:
     exclusives: tuple[tuple[str, ...], ...] = ()
     #: workflows by name, in declaration order
     workflows: Mapping[str, CheckedWorkflow] = attrs.field(factory=dict)
+    #: for a layer (``ruleset NAME extends PARENT``): the ruleset it extends,
+    #: the rules it overrides (in evaluation order) and the rules it adds
+    extends: str | None = None
+    overrides: tuple[str, ...] = ()
+    added: tuple[str, ...] = ()

@@ -43,8 +43,13 @@ class TestResult:
 
 
 def run_tests(bundle: Bundle) -> tuple[TestResult, ...]:
-    """Run every test block of ``bundle``, in source order."""
-    return tuple(_run(bundle, test) for test in bundle.program.tests)
+    """Run every test block of ``bundle``, in source order: the base ruleset's,
+    then each layer's against that layer's effective rules."""
+    results = [_run(bundle, test) for test in bundle.program.tests]
+    for name in bundle.layers:
+        layer = bundle.layer(name)
+        results += [_run(layer, test) for test in layer.program.tests]
+    return tuple(results)
 
 
 def _run(bundle: Bundle, test: ast.TestDecl) -> TestResult:
