@@ -407,18 +407,23 @@ class ExpectResponse:
 
 @attrs.frozen
 class ExpectSla:
-    """``expect sla NAME``."""
+    """``expect sla NAME [first_response "TIME"] [resolution "TIME"]``."""
 
     sla: Name
     span: Span = attrs.field(eq=False, repr=False)
+    #: the deadlines expected, as written (a timestamp each) with their spans
+    first_response: tuple[str, Span] | None = None
+    resolution: tuple[str, Span] | None = None
 
 
 @attrs.frozen
 class ExpectEscalate:
-    """``expect escalate NAME``."""
+    """``expect escalate NAME [level N at "TIME", ...]``."""
 
     policy: Name
     span: Span = attrs.field(eq=False, repr=False)
+    #: steps the plan must hold: (level, timestamp as written, span of the timestamp)
+    steps: tuple[tuple[int, str, Span], ...] = ()
 
 
 @attrs.frozen
@@ -585,6 +590,18 @@ class TestDecl:
     steps: tuple[WorkflowStep, ...] = ()
     #: expectations of the other kind than the block's (reported by the checker)
     misplaced: tuple[Span, ...] = attrs.field(default=(), eq=False, repr=False)
+    #: ``given VAR = BASE with {...}``: (index in ``givens``, the base's name); the
+    #: check replaces such a given by the merged map (``dsl/check/bases.py``)
+    bases: tuple[tuple[int, Name], ...] = ()
+
+
+@attrs.frozen
+class BaseDecl:
+    """``base NAME = {...}``: a message that tests start from."""
+
+    name: Name
+    value: CelText
+    span: Span = attrs.field(eq=False, repr=False)
 
 
 @attrs.frozen
@@ -702,7 +719,7 @@ class WorkflowDecl:
 Decl = (
     RulesetDecl | SchemaDecl | InputDecl | QueueDecl | CalendarDecl | SlaDecl | EscalationDecl
     | RuleDecl | TestDecl | PermissionDecl | RoleDecl | AccessRuleDecl | ExclusiveDecl
-    | WorkflowDecl
+    | WorkflowDecl | BaseDecl
 )  # fmt: skip
 
 

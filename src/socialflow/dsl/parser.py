@@ -274,6 +274,9 @@ class _Builder:
             return self.rule(node)
         if kind == "test_decl":
             return self.test(node)
+        if kind == "base_decl":
+            name, value = kids
+            return ast.BaseDecl(self.name(name), self.cel(value), span)
         if kind == "permission_decl":
             return ast.PermissionDecl(tuple(self.name(k) for k in kids), span)
         if kind == "role_decl":
@@ -537,11 +540,15 @@ class _Builder:
         steps: list[ast.WorkflowStep] = []
         workflow: ast.Name | None = None
         misplaced: list[Span] = []
+        bases: list[tuple[int, ast.Name]] = []
         for item in items:
             kind = str(item.data)
             kids = _kids(item)
             if kind == "given":
                 givens.append((self.name(kids[0]), self.cel(kids[1])))
+            elif kind == "given_base":
+                bases.append((len(givens), self.name(kids[1])))
+                givens.append((self.name(kids[0]), self.cel(kids[2])))
             elif kind == "at":
                 at = self.moment(kids[0])
             elif kind == "test_workflow":
@@ -588,6 +595,7 @@ class _Builder:
             workflow,
             tuple(steps),
             tuple(misplaced),
+            tuple(bases),
         )
 
     def expectation(self, node: Tree[Any]) -> ast.Expectation | ast.WorkflowExpectation:
@@ -600,9 +608,20 @@ class _Builder:
             case "priority":
                 return ast.ExpectPriority(self.name(kids[0]), span)
             case "sla":
-                return ast.ExpectSla(self.name(kids[0]), span)
+                _, first, resolution = _kids(node)
+                return ast.ExpectSla(
+                    self.name(kids[0]),
+                    span,
+                    None if first is None else self.moment(first),
+                    None if resolution is None else self.moment(resolution),
+                )
             case "escalate":
-                return ast.ExpectEscalate(self.name(kids[0]), span)
+                steps = tuple(
+                    (self.integer(level), self.string(at), self.span(at))
+                    for step in kids[1:]
+                    for level, at in [_kids(step)]
+                )
+                return ast.ExpectEscalate(self.name(kids[0]), span, steps)
             case "matched":
                 return ast.ExpectMatched(self.name(kids[0]), False, span)
             case "not_matched":

@@ -17,10 +17,12 @@ import attrs
 
 from socialflow.cel.compiler import compile_ast
 from socialflow.cel.stdlib import equals
-from socialflow.cel.values import parse_timestamp
+from socialflow.cel.values import format_timestamp, parse_timestamp
 from socialflow.dsl import ast
 from socialflow.errors import EvalError, InputError, SocialflowError
+from socialflow.source import Span
 from socialflow.testing.workflows import run_workflow_test
+from socialflow.timing.escalation import EscalationPlan
 from socialflow.triage.decision import Decision
 
 if TYPE_CHECKING:
@@ -104,6 +106,33 @@ def _run(bundle: Bundle, test: ast.TestDecl) -> TestResult:
     return TestResult(test.description, location, not failures, tuple(failures))
 
 
+def _deadline(what: str, want: tuple[str, Span] | None, got: datetime | None) -> str | None:
+    """``None`` when the deadline is as expected (or nothing was expected)."""
+    if want is None:
+        return None
+    expected = parse_timestamp(want[0])  # the check made sure it parses
+    if got is not None and got == expected:
+        return None
+    shown = "none" if got is None else format_timestamp(got)
+    return f"expected {what} at {format_timestamp(expected)}, got {shown}"
+
+
+def _steps(
+    policy: str, steps: tuple[tuple[int, str, Span], ...], plan: EscalationPlan
+) -> str | None:
+    """``None`` when ``plan`` has a step of each expected level at its time."""
+    planned = {(s.level, s.at) for s in plan.steps}
+    for level, at, _ in steps:
+        expected = parse_timestamp(at)
+        if (level, expected) not in planned:
+            shown = ", ".join(f"level {s.level} at {format_timestamp(s.at)}" for s in plan.steps)
+            return (
+                f"expected {policy} level {level} at {format_timestamp(expected)}; "
+                f"the plan: {shown or 'no steps'}"
+            )
+    return None
+
+
 def _check(
     exp: ast.Expectation, decision: Decision, activation: dict[str, Any], bundle: Bundle
 ) -> str | None:
@@ -129,12 +158,20 @@ def _check(
             if decision.response == response:
                 return None
             return f"expected {response}, got {decision.response}"
-        case ast.ExpectSla(sla=sla):
+        case ast.ExpectSla(sla=sla, first_response=first, resolution=resolution):
             got = decision.sla.policy if decision.sla is not None else None
-            return _same("sla", sla.text, got)
-        case ast.ExpectEscalate(policy=policy):
+            problem = _same("sla", sla.text, got)
+            if problem is not None or decision.sla is None:
+                return problem
+            return _deadline("first_response", first, decision.sla.first_response_at) or _deadline(
+                "resolution", resolution, decision.sla.resolution_at
+            )
+        case ast.ExpectEscalate(policy=policy, steps=steps):
             got = decision.escalation.policy if decision.escalation is not None else None
-            return _same("escalate", policy.text, got)
+            problem = _same("escalate", policy.text, got)
+            if problem is not None or decision.escalation is None:
+                return problem
+            return _steps(policy.text, steps, decision.escalation)
         case ast.ExpectAssign(who=who):
             if decision.assign == who:
                 return None

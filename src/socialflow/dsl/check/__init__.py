@@ -19,6 +19,7 @@ import attrs
 
 from socialflow.dsl import ast
 from socialflow.dsl.check.access import check_access
+from socialflow.dsl.check.bases import resolve_bases
 from socialflow.dsl.check.context import Context
 from socialflow.dsl.check.declarations import check_header, check_input, collect_declarations
 from socialflow.dsl.check.lints import lint_rules, lint_unused
@@ -45,6 +46,7 @@ PASSES: Final[tuple[Pass, ...]] = (
     check_escalations,
     check_rules,
     lint_rules,
+    resolve_bases,
     check_tests,
     check_access,
     check_workflows,

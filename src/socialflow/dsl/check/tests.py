@@ -6,10 +6,13 @@ from __future__ import annotations
 from typing import Final, assert_never
 
 from socialflow._suggest import did_you_mean
+from socialflow.cel.values import parse_timestamp
 from socialflow.dsl import ast
 from socialflow.dsl.check.context import Context
 from socialflow.dsl.check.rules import check_priority
 from socialflow.dsl.program import REFUSAL_REASONS
+from socialflow.errors import EvalError
+from socialflow.source import Span
 
 __all__ = ["check_tests", "check_workflow_tests"]
 
@@ -121,6 +124,19 @@ def _workflow_test(ctx: Context, test: ast.TestDecl, name: ast.Name) -> None:
                 assert_never(step)
 
 
+def _timestamp(ctx: Context, text: str, span: Span) -> None:
+    """An expected deadline must be a timestamp with its offset."""
+    try:
+        parse_timestamp(text)
+    except EvalError:
+        ctx.error(
+            "invalid_timestamp",
+            f"`{text}` is not a timestamp",
+            span,
+            'write an RFC 3339 timestamp with its offset, e.g. "2026-11-23T11:00:00Z"',
+        )
+
+
 def _test(ctx: Context, test: ast.TestDecl) -> None:
     for name, value in test.givens:
         if name.text != ctx.input_var:
@@ -137,10 +153,15 @@ def _test(ctx: Context, test: ast.TestDecl) -> None:
         match exp:
             case ast.ExpectRoute(queue=queue):
                 ctx.resolve("queue", queue, ctx.queue_decls, "undeclared_queue")
-            case ast.ExpectSla(sla=sla):
+            case ast.ExpectSla(sla=sla, first_response=first, resolution=resolution):
                 ctx.resolve("sla", sla, ctx.sla_decls, "undeclared_sla")
-            case ast.ExpectEscalate(policy=policy):
+                for moment in (first, resolution):
+                    if moment is not None:
+                        _timestamp(ctx, *moment)
+            case ast.ExpectEscalate(policy=policy, steps=steps):
                 ctx.resolve("escalation", policy, ctx.escalation_decls, "undeclared_escalation")
+                for _level, at, span in steps:
+                    _timestamp(ctx, at, span)
             case ast.ExpectMatched(rule=rule) | ast.ExpectError(rule=rule):
                 ctx.resolve("rule", rule, ctx.rule_decls, "undeclared_rule")
             case ast.ExpectPriority(level=level):
