@@ -241,10 +241,12 @@ class RouteAction:
 
 @attrs.frozen
 class AssignAction:
-    """``assign "who"``."""
+    """``assign "who"`` (``who`` the literal), or ``assign CEL`` (``value`` the
+    expression, a string computed per message; ``who`` is then ``None``)."""
 
-    who: str
+    who: str | None
     span: Span = attrs.field(eq=False, repr=False)
+    value: CelText | None = None
 
 
 @attrs.frozen
@@ -324,8 +326,8 @@ def output_of(action: Action) -> tuple[str, str] | None:
     match action:
         case RouteAction(queue=queue):
             return "route", queue.text
-        case AssignAction(who=who):
-            return "assign", f"assign {who}"
+        case AssignAction(who=who, value=value):
+            return "assign", f"assign {who if value is None else value.text}"
         case PriorityAction(level=level):
             return "priority", level.text
         case SlaAction(sla=sla):

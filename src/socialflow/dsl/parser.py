@@ -17,6 +17,7 @@ from lark import Token, Tree
 from lark.exceptions import UnexpectedInput
 
 from socialflow._syntax import lalr_parser
+from socialflow.cel import ast as cel_ast
 from socialflow.cel.limits import Limits
 from socialflow.cel.parser import build_expr, decode_string, make_span
 from socialflow.cel.values import INT_MAX, INT_MIN
@@ -422,7 +423,7 @@ class _Builder:
         kind = str(node.data)[4:]
         kids = [k for k in _kids(node) if k is not None]
         span = self.span(node)
-        text = self.string(kids[0]) if kids and kind in ("assign", "respond", "ignore") else None
+        text = self.string(kids[0]) if kids and kind in ("respond", "ignore") else None
         match kind:
             case "route":
                 return ast.RouteAction(self.name(kids[0]), span)
@@ -433,7 +434,7 @@ class _Builder:
             case "escalate":
                 return ast.EscalateAction(self.name(kids[0]), span)
             case "assign":
-                return ast.AssignAction(text or "", span)
+                return self.assign(kids[0], span)
             case "tag":
                 return ast.TagAction(tuple(self.string(t) for t in kids), span)
             case "respond":
@@ -445,6 +446,13 @@ class _Builder:
             case "stop":
                 return ast.StopAction(span)
         raise AssertionError(kind)  # pragma: no cover - the grammar has no other actions
+
+    def assign(self, node: Tree[Any], span: Span) -> ast.AssignAction:
+        """``assign "who"`` keeps the literal; any other expression is kept as CEL."""
+        value = self.cel(node)
+        if isinstance(value.expr, cel_ast.Literal) and type(value.expr.value) is str:
+            return ast.AssignAction(value.expr.value, span)
+        return ast.AssignAction(None, span, value)
 
     def workflow_item(self, node: Tree[Any]) -> ast.WorkflowItem:
         kind = str(node.data)

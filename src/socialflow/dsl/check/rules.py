@@ -3,13 +3,18 @@ declarations, conditions and ``set`` values type-checked."""
 
 from __future__ import annotations
 
-from typing import assert_never
+from typing import Final, assert_never
 
 from socialflow._suggest import did_you_mean
+from socialflow.cel.checker import check as check_cel
 from socialflow.dsl import ast
 from socialflow.dsl.check.context import Context
 from socialflow.dsl.program import PRIORITIES, CheckedRule
+from socialflow.errors import SourceError
 from socialflow.source import Span
+
+#: types ``string(...)`` converts
+_CONVERTIBLE: Final = frozenset({"int", "uint", "double", "bool", "bytes", "timestamp", "duration"})
 
 __all__ = ["check_priority", "check_rules"]
 
@@ -31,6 +36,22 @@ def check_priority(ctx: Context, level: ast.Name, hint: bool = True) -> None:
             level.span,
             did_you_mean(level.text, PRIORITIES)
             or ("use low, normal, high or urgent" if hint else None),
+        )
+
+
+def _assignee(ctx: Context, value: ast.CelText) -> None:
+    """``assign CEL``: the expression must be a string (``dyn`` is checked when it runs)."""
+    try:
+        result = str(check_cel(value.expr, ctx.declarations))
+    except SourceError as e:  # a CheckError, or a SourceLimitError (too deep)
+        ctx.diagnostics.extend(e.diagnostics)
+        return
+    if result not in ("string", "dyn"):
+        ctx.error(
+            "assign_not_string",
+            f"`assign` needs a `string`, not `{result}`",
+            value.span,
+            f"convert it: `assign string({value.text})`" if result in _CONVERTIBLE else None,
         )
 
 
@@ -71,13 +92,10 @@ def _rule(ctx: Context, rule: ast.RuleDecl, order: int) -> CheckedRule:
                 check_priority(ctx, level)
             case ast.SetAction(value=value):
                 ctx.cel(value, ctx.declarations, want_bool=False)
-            case (
-                ast.AssignAction()
-                | ast.TagAction()
-                | ast.RespondAction()
-                | ast.IgnoreAction()
-                | ast.StopAction()
-            ):
+            case ast.AssignAction(value=value):
+                if value is not None:
+                    _assignee(ctx, value)
+            case ast.TagAction() | ast.RespondAction() | ast.IgnoreAction() | ast.StopAction():
                 pass
             case _:
                 assert_never(action)
