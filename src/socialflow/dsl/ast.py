@@ -126,9 +126,13 @@ class RulesetDecl:
 
 @attrs.frozen
 class TypeRef:
+    """A field type: ``int``, ``list(string)``, or ``enum("a", "b")`` (``name``
+    ``enum`` and the string ``values`` with their spans)."""
+
     name: Name
     args: tuple[TypeRef, ...]
     span: Span = attrs.field(eq=False, repr=False)
+    values: tuple[tuple[str, Span], ...] = ()
 
 
 @attrs.frozen

@@ -317,6 +317,9 @@ class _Builder:
     def type_ref(self, node: Tree[Any], depth: int = 1) -> ast.TypeRef:
         """A field type; ``depth`` counts the type arguments it is inside of."""
         name, *args = _kids(node)
+        if node.data == "enum_type":
+            values = tuple((self.string(v), self.span(v)) for v in args)
+            return ast.TypeRef(self.name(name), (), self.span(node), values)
         if args and depth > MAX_TYPE_NESTING:
             raise SourceLimitError(
                 "nesting_too_deep",

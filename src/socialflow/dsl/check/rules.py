@@ -9,6 +9,7 @@ from socialflow._suggest import did_you_mean
 from socialflow.cel.checker import check as check_cel
 from socialflow.dsl import ast
 from socialflow.dsl.check.context import Context
+from socialflow.dsl.check.schemas import check_enum_comparisons, has_enums
 from socialflow.dsl.program import PRIORITIES, CheckedRule
 from socialflow.errors import SourceError
 from socialflow.source import Span
@@ -24,7 +25,8 @@ def check_rules(ctx: Context) -> None:
     ordered = sorted(
         enumerate(ctx.rule_decls.values()), key=lambda pair: (-pair[1].precedence, pair[0])
     )
-    ctx.rules = [_rule(ctx, rule, order) for order, (_, rule) in enumerate(ordered)]
+    enums = has_enums(ctx)
+    ctx.rules = [_rule(ctx, rule, order, enums) for order, (_, rule) in enumerate(ordered)]
 
 
 def check_priority(ctx: Context, level: ast.Name, hint: bool = True) -> None:
@@ -55,7 +57,7 @@ def _assignee(ctx: Context, value: ast.CelText) -> None:
         )
 
 
-def _rule(ctx: Context, rule: ast.RuleDecl, order: int) -> CheckedRule:
+def _rule(ctx: Context, rule: ast.RuleDecl, order: int, enums: bool) -> CheckedRule:
     counts: dict[str, list[Span]] = {}
     for kind, span in rule.items:
         counts.setdefault(kind, []).append(span)
@@ -68,6 +70,8 @@ def _rule(ctx: Context, rule: ast.RuleDecl, order: int) -> CheckedRule:
         )
     if rule.when is not None:
         ctx.cel(rule.when, ctx.declarations, want_bool=True)
+        if enums:
+            check_enum_comparisons(ctx, rule.when)
     seen: dict[str, ast.Action] = {}
     for action in rule.actions:
         output = ast.output_of(action)
@@ -92,9 +96,13 @@ def _rule(ctx: Context, rule: ast.RuleDecl, order: int) -> CheckedRule:
                 check_priority(ctx, level)
             case ast.SetAction(value=value):
                 ctx.cel(value, ctx.declarations, want_bool=False)
+                if enums:
+                    check_enum_comparisons(ctx, value)
             case ast.AssignAction(value=value):
                 if value is not None:
                     _assignee(ctx, value)
+                    if enums:
+                        check_enum_comparisons(ctx, value)
             case ast.TagAction() | ast.RespondAction() | ast.IgnoreAction() | ast.StopAction():
                 pass
             case _:
