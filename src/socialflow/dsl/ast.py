@@ -109,11 +109,14 @@ class CelText:
 
 @attrs.frozen
 class DurationLit:
-    """A DSL duration literal such as ``1h30m``."""
+    """A DSL duration literal such as ``1h30m``, or business time on a calendar:
+    ``2 business days`` (``business`` is ``"days"``, ``value`` N days) or
+    ``4 business hours`` (``"hours"``, ``value`` N hours of open time)."""
 
     text: str
     value: timedelta
     span: Span = attrs.field(eq=False, repr=False)
+    business: str | None = None
 
 
 @attrs.frozen

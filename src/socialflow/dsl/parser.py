@@ -37,6 +37,7 @@ __all__ = [
 _GRAMMAR: Final = "socialflow.lark"
 _DURATION_PART: Final = re.compile(r"([0-9]+)([dhms])")
 _UNIT_SECONDS: Final = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+_BUSINESS: Final = re.compile(r"([0-9]+)[ \t]+business[ \t]+(day|hour)s?")
 
 #: The longest duration literal (``sla``, ``escalation``, workflow ``timeout``):
 #: 100 years, written ``36500d``.  Longer ones are ``literal_out_of_range``.
@@ -219,6 +220,9 @@ class _Builder:
 
     def duration(self, token: Token) -> ast.DurationLit:
         text = str(token)
+        business = _BUSINESS.fullmatch(text)
+        if business is not None:
+            return self.business_duration(token, business)
         try:
             value = parse_duration_literal(text)
         except ValueError:
@@ -229,6 +233,22 @@ class _Builder:
                 f"the longest duration is {MAX_DURATION.days}d (100 years)",
             ) from None
         return ast.DurationLit(text, value, self.span(token))
+
+    def business_duration(self, token: Token, match: re.Match[str]) -> ast.DurationLit:
+        """``2 business days`` or ``4 business hours``, no longer than
+        :data:`MAX_DURATION` counted as days or hours."""
+        digits, unit = match.group(1).lstrip("0") or "0", match.group(2)
+        limit = MAX_DURATION.days if unit == "day" else MAX_DURATION.days * 24
+        if len(digits) > len(str(limit)) or int(digits) > limit:
+            raise self.out_of_range(
+                "duration",
+                str(token),
+                self.span(token),
+                f"the longest is {limit} business {unit}s",
+            )
+        count = int(digits)
+        value = timedelta(days=count) if unit == "day" else timedelta(hours=count)
+        return ast.DurationLit(str(token), value, self.span(token), f"{unit}s")
 
     def decl(self, node: Tree[Any]) -> ast.Decl:
         kind = str(node.data)
