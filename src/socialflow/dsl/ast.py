@@ -109,11 +109,14 @@ class CelText:
 
 @attrs.frozen
 class DurationLit:
-    """A DSL duration literal such as ``1h30m``."""
+    """A DSL duration literal such as ``1h30m``, or business time on a calendar:
+    ``2 business days`` (``business`` is ``"days"``, ``value`` N days) or
+    ``4 business hours`` (``"hours"``, ``value`` N hours of open time)."""
 
     text: str
     value: timedelta
     span: Span = attrs.field(eq=False, repr=False)
+    business: str | None = None
 
 
 @attrs.frozen
@@ -128,9 +131,13 @@ class RulesetDecl:
 
 @attrs.frozen
 class TypeRef:
+    """A field type: ``int``, ``list(string)``, or ``enum("a", "b")`` (``name``
+    ``enum`` and the string ``values`` with their spans)."""
+
     name: Name
     args: tuple[TypeRef, ...]
     span: Span = attrs.field(eq=False, repr=False)
+    values: tuple[tuple[str, Span], ...] = ()
 
 
 @attrs.frozen
@@ -243,10 +250,12 @@ class RouteAction:
 
 @attrs.frozen
 class AssignAction:
-    """``assign "who"``."""
+    """``assign "who"`` (``who`` the literal), or ``assign CEL`` (``value`` the
+    expression, a string computed per message; ``who`` is then ``None``)."""
 
-    who: str
+    who: str | None
     span: Span = attrs.field(eq=False, repr=False)
+    value: CelText | None = None
 
 
 @attrs.frozen
@@ -326,8 +335,8 @@ def output_of(action: Action) -> tuple[str, str] | None:
     match action:
         case RouteAction(queue=queue):
             return "route", queue.text
-        case AssignAction(who=who):
-            return "assign", f"assign {who}"
+        case AssignAction(who=who, value=value):
+            return "assign", f"assign {who if value is None else value.text}"
         case PriorityAction(level=level):
             return "priority", level.text
         case SlaAction(sla=sla):

@@ -17,6 +17,7 @@ from lark import Token, Tree
 from lark.exceptions import UnexpectedInput
 
 from socialflow._syntax import lalr_parser
+from socialflow.cel import ast as cel_ast
 from socialflow.cel.limits import Limits
 from socialflow.cel.parser import build_expr, decode_string, make_span
 from socialflow.cel.values import INT_MAX, INT_MIN
@@ -36,6 +37,7 @@ __all__ = [
 _GRAMMAR: Final = "socialflow.lark"
 _DURATION_PART: Final = re.compile(r"([0-9]+)([dhms])")
 _UNIT_SECONDS: Final = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+_BUSINESS: Final = re.compile(r"([0-9]+)[ \t]+business[ \t]+(day|hour)s?")
 
 #: The longest duration literal (``sla``, ``escalation``, workflow ``timeout``):
 #: 100 years, written ``36500d``.  Longer ones are ``literal_out_of_range``.
@@ -218,6 +220,9 @@ class _Builder:
 
     def duration(self, token: Token) -> ast.DurationLit:
         text = str(token)
+        business = _BUSINESS.fullmatch(text)
+        if business is not None:
+            return self.business_duration(token, business)
         try:
             value = parse_duration_literal(text)
         except ValueError:
@@ -228,6 +233,22 @@ class _Builder:
                 f"the longest duration is {MAX_DURATION.days}d (100 years)",
             ) from None
         return ast.DurationLit(text, value, self.span(token))
+
+    def business_duration(self, token: Token, match: re.Match[str]) -> ast.DurationLit:
+        """``2 business days`` or ``4 business hours``, no longer than
+        :data:`MAX_DURATION` counted as days or hours."""
+        digits, unit = match.group(1).lstrip("0") or "0", match.group(2)
+        limit = MAX_DURATION.days if unit == "day" else MAX_DURATION.days * 24
+        if len(digits) > len(str(limit)) or int(digits) > limit:
+            raise self.out_of_range(
+                "duration",
+                str(token),
+                self.span(token),
+                f"the longest is {limit} business {unit}s",
+            )
+        count = int(digits)
+        value = timedelta(days=count) if unit == "day" else timedelta(hours=count)
+        return ast.DurationLit(str(token), value, self.span(token), f"{unit}s")
 
     def decl(self, node: Tree[Any]) -> ast.Decl:
         kind = str(node.data)
@@ -320,6 +341,9 @@ class _Builder:
     def type_ref(self, node: Tree[Any], depth: int = 1) -> ast.TypeRef:
         """A field type; ``depth`` counts the type arguments it is inside of."""
         name, *args = _kids(node)
+        if node.data == "enum_type":
+            values = tuple((self.string(v), self.span(v)) for v in args)
+            return ast.TypeRef(self.name(name), (), self.span(node), values)
         if args and depth > MAX_TYPE_NESTING:
             raise SourceLimitError(
                 "nesting_too_deep",
@@ -427,7 +451,7 @@ class _Builder:
         kind = str(node.data)[4:]
         kids = [k for k in _kids(node) if k is not None]
         span = self.span(node)
-        text = self.string(kids[0]) if kids and kind in ("assign", "respond", "ignore") else None
+        text = self.string(kids[0]) if kids and kind in ("respond", "ignore") else None
         match kind:
             case "route":
                 return ast.RouteAction(self.name(kids[0]), span)
@@ -438,7 +462,7 @@ class _Builder:
             case "escalate":
                 return ast.EscalateAction(self.name(kids[0]), span)
             case "assign":
-                return ast.AssignAction(text or "", span)
+                return self.assign(kids[0], span)
             case "tag":
                 return ast.TagAction(tuple(self.string(t) for t in kids), span)
             case "respond":
@@ -450,6 +474,13 @@ class _Builder:
             case "stop":
                 return ast.StopAction(span)
         raise AssertionError(kind)  # pragma: no cover - the grammar has no other actions
+
+    def assign(self, node: Tree[Any], span: Span) -> ast.AssignAction:
+        """``assign "who"`` keeps the literal; any other expression is kept as CEL."""
+        value = self.cel(node)
+        if isinstance(value.expr, cel_ast.Literal) and type(value.expr.value) is str:
+            return ast.AssignAction(value.expr.value, span)
+        return ast.AssignAction(None, span, value)
 
     def workflow_item(self, node: Tree[Any]) -> ast.WorkflowItem:
         kind = str(node.data)

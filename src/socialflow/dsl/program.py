@@ -58,6 +58,9 @@ class SchemaField:
     type: str
     optional: bool
     span: Span | None = attrs.field(default=None, eq=False, repr=False)
+    #: the allowed values of an ``enum("a", "b")`` field (its CEL type is
+    #: ``string``); empty for every other type
+    values: tuple[str, ...] = ()
 
 
 @attrs.frozen

@@ -370,6 +370,33 @@ class Calendar:
             return _from_us(walk.next_open(instant))
         return _from_us(walk.advance(instant, remaining))
 
+    def add_business_days(self, now: datetime, days: int) -> datetime:
+        """The deadline ``days`` business days after ``now``.
+
+        A *business day* is a local date on which the calendar opens: a weekday
+        with opening hours that is not a closed date (and whose hours do not lie
+        wholly in a spring-forward gap).  The clock starts at :meth:`next_open`
+        of ``now``, on its business day ``D``, having used ``k`` of ``D``'s open
+        time (``k`` is the open time of ``D`` before that instant, summed over
+        split intervals).  The deadline is on the ``days``-th business day after
+        ``D``, when ``k`` of its open time has elapsed (the same business time of
+        day); a business day with less open time than ``k`` (a half day) ends the
+        count at its last closing.  Zero days gives :meth:`next_open`, as
+        :meth:`add` does for a zero duration.
+
+        The deadline is always in opening hours or on a closing instant, and it
+        grows strictly with ``days``.
+
+        Raises:
+            UsageError: bad arguments, a calendar with problems, or a deadline
+                beyond :data:`HORIZON_DAYS` days or the year 9999.
+        """
+        instant = _to_us(now, "now")
+        if type(days) is not int or days < 0:  # a host may pass anything
+            raise UsageError(f"`days` must be an int of zero or more, got `{days!r}`")
+        walk = _Walk(self._usable(), self)
+        return _from_us(walk.business_days(instant, days))
+
     def open_time_between(self, start: datetime, end: datetime) -> timedelta:
         """Open time in ``[start, end)``: the business time elapsed between two instants.
 
@@ -553,6 +580,36 @@ class _Walk:
                 remaining -= end - start
             ordinal += 1
         raise self.not_found("the deadline", limit)
+
+    def business_days(self, instant: int, days: int) -> int:
+        """The deadline ``days`` business days after ``instant`` (see
+        :meth:`Calendar.add_business_days`)."""
+        start = self.next_open(instant)
+        ordinal = self.local_ordinal(start) - 1
+        # the local day whose opening interval holds the start, and its open time so far
+        used = -1
+        while used < 0:
+            for opening, closing in self.intervals(ordinal):
+                if opening <= start < closing:
+                    used = sum(min(e, start) - s for s, e in self.intervals(ordinal) if s < start)
+                    break
+            else:
+                ordinal += 1
+        if days == 0:
+            return start
+        limit = self.limit(ordinal)
+        while days:
+            ordinal += 1
+            if ordinal > limit:
+                raise self.not_found("the deadline", limit)
+            if self.intervals(ordinal):
+                days -= 1
+        intervals = self.intervals(ordinal)
+        for opening, closing in intervals:
+            if used <= closing - opening:
+                return opening + used
+            used -= closing - opening
+        return intervals[-1][1]
 
     def open_between(self, first: int, last: int) -> int:
         if first == last:

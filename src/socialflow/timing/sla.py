@@ -8,12 +8,15 @@ the durations are business time (:meth:`Calendar.add
 <socialflow.timing.calendar.Calendar.add>`: the clock starts at the next opening, and
 a deadline on a closing instant stays there); without one they are elapsed
 time, ``now + duration``, whatever the zone of ``now`` (no wall-clock
-arithmetic across a DST change).
+arithmetic across a DST change).  A target may also be a number of
+:class:`BusinessDays` of the calendar (:meth:`Calendar.add_business_days
+<socialflow.timing.calendar.Calendar.add_business_days>`), which needs one.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 import attrs
 
@@ -27,7 +30,30 @@ from socialflow.timing._validate import (
 )
 from socialflow.timing.calendar import Calendar
 
-__all__ = ["SlaDeadlines", "SlaPolicy"]
+__all__ = ["BusinessDays", "SlaDeadlines", "SlaPolicy"]
+
+
+def _days(_instance: object, _attribute: object, value: Any) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise UsageError(f"`days` must be an int of zero or more, got `{value!r}`")
+
+
+@attrs.frozen
+class BusinessDays:
+    """A target of ``days`` business days of the SLA's calendar (the DSL's
+    ``2 business days``): the deadline falls at the same business time of day
+    that many opening days later."""
+
+    days: int = attrs.field(validator=_days)
+
+    def __str__(self) -> str:
+        return f"{self.days} business day{'' if self.days == 1 else 's'}"
+
+
+def _target(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value is None or isinstance(value, BusinessDays):
+        return
+    non_negative_duration(instance, attribute, value)
 
 
 @attrs.frozen
@@ -44,19 +70,23 @@ class SlaDeadlines:
 class SlaPolicy:
     """A named pair of response-time targets, in business or elapsed time.
 
-    ``first_response`` and ``resolution`` are non-negative durations, or
-    ``None`` when the policy sets no such target.  With a ``calendar`` they
-    count only open time; without one, elapsed time.
+    ``first_response`` and ``resolution`` are non-negative durations,
+    :class:`BusinessDays`, or ``None`` when the policy sets no such target.
+    With a ``calendar`` durations count only open time (business hours);
+    without one, elapsed time.  Business days need a calendar.
     """
 
     name: str = attrs.field(validator=string)
-    first_response: timedelta | None = attrs.field(
-        default=None, validator=optional(non_negative_duration)
-    )
-    resolution: timedelta | None = attrs.field(
-        default=None, validator=optional(non_negative_duration)
-    )
+    first_response: timedelta | BusinessDays | None = attrs.field(default=None, validator=_target)
+    resolution: timedelta | BusinessDays | None = attrs.field(default=None, validator=_target)
     calendar: Calendar | None = attrs.field(default=None, validator=optional(instance_of(Calendar)))
+
+    def __attrs_post_init__(self) -> None:
+        if self.calendar is None and (
+            isinstance(self.first_response, BusinessDays)
+            or isinstance(self.resolution, BusinessDays)
+        ):
+            raise UsageError(f"sla `{self.name}` counts business days but has no calendar")
 
     def deadlines(self, now: datetime) -> SlaDeadlines:
         """The absolute deadlines for an item received at ``now``.
@@ -78,9 +108,14 @@ class SlaPolicy:
             self._deadline(start, self.resolution),
         )
 
-    def _deadline(self, start: datetime, duration: timedelta | None) -> datetime | None:
+    def _deadline(
+        self, start: datetime, duration: timedelta | BusinessDays | None
+    ) -> datetime | None:
         if duration is None:
             return None
+        if isinstance(duration, BusinessDays):
+            assert self.calendar is not None  # the constructor requires one
+            return self.calendar.add_business_days(start, duration.days)
         if self.calendar is not None:
             return self.calendar.add(start, duration)
         try:

@@ -19,6 +19,7 @@ from socialflow.cel.analysis import conjuncts, residual
 from socialflow.cel.compiler import CodeCache, Deferred, compile_ast
 from socialflow.cel.interpreter import evaluate as interpret
 from socialflow.cel.limits import Limits
+from socialflow.cel.values import type_name
 from socialflow.dsl import ast
 from socialflow.dsl.program import CheckedProgram, CheckedRule
 from socialflow.errors import EvalError, SerializationError, UsageError
@@ -72,8 +73,12 @@ class _Rule:
                     outputs.append(("sla", sla.text, sla.text))
                 case ast.EscalateAction(policy=policy):
                     outputs.append(("escalate", policy.text, policy.text))
-                case ast.AssignAction(who=who):
-                    outputs.append(("assign", who, who))
+                case ast.AssignAction(who=who, value=computed):
+                    if computed is None:
+                        outputs.append(("assign", who, f"{who}"))
+                    else:
+                        fn = compile_ast(computed.expr, limits, f"rule {rule.name} assign", codes)
+                        outputs.append(("assign", _Computed(fn), computed.text))
                 case ast.RespondAction(template=text) | ast.IgnoreAction(reason=text):
                     kind = "respond" if isinstance(action, ast.RespondAction) else "ignore"
                     shown = kind if text is None else f'{kind} "{text}"'
@@ -113,6 +118,15 @@ class _Rule:
         self.residual = (
             None if rest is None else compile_ast(rest, limits, f"{name} (residual)", codes)
         )
+
+
+class _Computed:
+    """An output whose value an expression computes per message (``assign CEL``)."""
+
+    __slots__ = ("evaluate",)
+
+    def __init__(self, evaluate: Evaluate) -> None:
+        self.evaluate = evaluate
 
 
 class _Outcome:
@@ -162,6 +176,16 @@ class _Outcome:
                 if trace is not None:
                     trace[1].append((output, shown, kept[1]))
             else:
+                if type(value) is _Computed:
+                    try:
+                        value = _computed(output, value, activation)
+                    except EvalError as e:  # as `set`: an error leaves the output unset
+                        if strict:
+                            raise
+                        self.error(rule.name, e)
+                        if trace is not None:
+                            trace[0].append((output, f"{shown} (raised {e.kind}; not set)"))
+                        continue
                 decided[output] = (value, rule.name)
                 if trace is not None:
                     trace[0].append((output, shown))
@@ -197,6 +221,15 @@ class _Outcome:
 
 #: types a ``set`` value may have without a closer look at it
 _JSON_SCALARS: Final = frozenset({str, int, bool, type(None)})
+
+
+def _computed(output: str, computed: _Computed, activation: Mapping[str, Any]) -> str:
+    """The value of ``assign CEL`` for one message: a string (an expression typed
+    ``dyn`` may give something else at run time, an ``invalid_value`` error)."""
+    value = computed.evaluate(activation)
+    if type(value) is not str:
+        raise EvalError("invalid_value", f"`{output}` needs a string, got `{type_name(value)}`")
+    return value
 
 
 def _check_json(name: str, value: Any) -> None:

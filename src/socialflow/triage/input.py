@@ -5,12 +5,14 @@ bundle: every required field is present, every value has the declared type
 (bool is never accepted for int; an int is accepted for double), nested
 schemas recursively.  RFC 3339 strings are accepted for ``timestamp`` fields
 and duration strings (``90s``, ``1h30m``) for ``duration`` fields; they are
-converted in a copy (the caller's data is never mutated).  Problems raise
+converted in a copy (the caller's data is never mutated).  An ``enum("a", "b")``
+field takes one of its strings and nothing else.  Problems raise
 :class:`~socialflow.errors.InputError` naming the field (``$.msg.author.followers``).
 """
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Callable, Mapping
@@ -135,6 +137,13 @@ def _duration(value: Any, path: str) -> Any:
     return _fail(path, "a duration", value)
 
 
+def _not_in_enum(value: str, values: tuple[str, ...], path: str) -> None:
+    allowed = ", ".join(json.dumps(v, ensure_ascii=False) for v in values)
+    raise InputError(
+        f"{json.dumps(value, ensure_ascii=False)} is not one of the values {allowed}", path=path
+    )
+
+
 def _any(value: Any, path: str) -> Any:
     return value
 
@@ -240,7 +249,12 @@ class InputValidator:
             else:
                 prefix = "    if"
             exact = _EXACT.get(f.type)
-            if exact is not None:
+            if f.values:  # enum("a", "b"): one of the strings
+                namespace[f"_e{i}"] = frozenset(f.values)
+                lines.append(
+                    f"{prefix} type(x) is not str or x not in _e{i}: return slow(value, path)"
+                )
+            elif exact is not None:
                 namespace[f"_t{i}"] = exact
                 # ints must fit 64 bits and doubles be finite (x - x is 0.0 only then)
                 bound = {
@@ -267,6 +281,7 @@ class InputValidator:
 
     def _object_slow(self, schema: Schema) -> Checker:
         fields = [(f.name, f.optional, f.type) for f in schema.fields]
+        enums = {f.name: f.values for f in schema.fields if f.values}
 
         def check(value: Any, path: str) -> Any:
             if not isinstance(value, Mapping):
@@ -281,6 +296,8 @@ class InputValidator:
                 if item is None and optional:
                     continue
                 new = self.checker(type_text)(item, f"{path}.{name}")
+                if name in enums and new not in enums[name]:
+                    _not_in_enum(new, enums[name], f"{path}.{name}")
                 if new is not item:
                     if converted is None:
                         converted = dict(value)

@@ -3,13 +3,19 @@ declarations, conditions and ``set`` values type-checked."""
 
 from __future__ import annotations
 
-from typing import assert_never
+from typing import Final, assert_never
 
 from socialflow._suggest import did_you_mean
+from socialflow.cel.checker import check as check_cel
 from socialflow.dsl import ast
 from socialflow.dsl.check.context import Context
+from socialflow.dsl.check.schemas import check_enum_comparisons, has_enums
 from socialflow.dsl.program import PRIORITIES, CheckedRule
+from socialflow.errors import SourceError
 from socialflow.source import Span
+
+#: types ``string(...)`` converts
+_CONVERTIBLE: Final = frozenset({"int", "uint", "double", "bool", "bytes", "timestamp", "duration"})
 
 __all__ = ["check_priority", "check_rules"]
 
@@ -19,7 +25,8 @@ def check_rules(ctx: Context) -> None:
     ordered = sorted(
         enumerate(ctx.rule_decls.values()), key=lambda pair: (-pair[1].precedence, pair[0])
     )
-    ctx.rules = [_rule(ctx, rule, order) for order, (_, rule) in enumerate(ordered)]
+    enums = has_enums(ctx)
+    ctx.rules = [_rule(ctx, rule, order, enums) for order, (_, rule) in enumerate(ordered)]
 
 
 def check_priority(ctx: Context, level: ast.Name, hint: bool = True) -> None:
@@ -34,7 +41,23 @@ def check_priority(ctx: Context, level: ast.Name, hint: bool = True) -> None:
         )
 
 
-def _rule(ctx: Context, rule: ast.RuleDecl, order: int) -> CheckedRule:
+def _assignee(ctx: Context, value: ast.CelText) -> None:
+    """``assign CEL``: the expression must be a string (``dyn`` is checked when it runs)."""
+    try:
+        result = str(check_cel(value.expr, ctx.declarations))
+    except SourceError as e:  # a CheckError, or a SourceLimitError (too deep)
+        ctx.diagnostics.extend(e.diagnostics)
+        return
+    if result not in ("string", "dyn"):
+        ctx.error(
+            "assign_not_string",
+            f"`assign` needs a `string`, not `{result}`",
+            value.span,
+            f"convert it: `assign string({value.text})`" if result in _CONVERTIBLE else None,
+        )
+
+
+def _rule(ctx: Context, rule: ast.RuleDecl, order: int, enums: bool) -> CheckedRule:
     counts: dict[str, list[Span]] = {}
     for kind, span in rule.items:
         counts.setdefault(kind, []).append(span)
@@ -47,6 +70,8 @@ def _rule(ctx: Context, rule: ast.RuleDecl, order: int) -> CheckedRule:
         )
     if rule.when is not None:
         ctx.cel(rule.when, ctx.declarations, want_bool=True)
+        if enums:
+            check_enum_comparisons(ctx, rule.when)
     seen: dict[str, ast.Action] = {}
     for action in rule.actions:
         output = ast.output_of(action)
@@ -71,13 +96,14 @@ def _rule(ctx: Context, rule: ast.RuleDecl, order: int) -> CheckedRule:
                 check_priority(ctx, level)
             case ast.SetAction(value=value):
                 ctx.cel(value, ctx.declarations, want_bool=False)
-            case (
-                ast.AssignAction()
-                | ast.TagAction()
-                | ast.RespondAction()
-                | ast.IgnoreAction()
-                | ast.StopAction()
-            ):
+                if enums:
+                    check_enum_comparisons(ctx, value)
+            case ast.AssignAction(value=value):
+                if value is not None:
+                    _assignee(ctx, value)
+                    if enums:
+                        check_enum_comparisons(ctx, value)
+            case ast.TagAction() | ast.RespondAction() | ast.IgnoreAction() | ast.StopAction():
                 pass
             case _:
                 assert_never(action)

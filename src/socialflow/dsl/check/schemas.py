@@ -3,17 +3,28 @@ object types conditions are checked against."""
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any, Final
 
+from socialflow._suggest import did_you_mean
+from socialflow.cel import ast as cel_ast
 from socialflow.cel.types import ObjectType, parse_type
 from socialflow.dsl import ast
 from socialflow.dsl.check._graph import strongly_connected
 from socialflow.dsl.check.context import Context
 from socialflow.dsl.program import Schema, SchemaField
 from socialflow.errors import UsageError
+from socialflow.source import Span
 
-__all__ = ["MAX_SCHEMA_DEPTH", "check_schemas", "type_text"]
+__all__ = [
+    "MAX_SCHEMA_DEPTH",
+    "check_enum_comparisons",
+    "check_schemas",
+    "enum_problem",
+    "has_enums",
+    "type_text",
+]
 
 _PRIMITIVES: Final = frozenset(
     {
@@ -56,7 +67,8 @@ def check_schemas(ctx: Context) -> None:
                 continue
             seen[f.name.text] = f
             text = type_text(ctx, f.type, decls)
-            fields.append(SchemaField(f.name.text, text, f.optional, f.span))
+            values = _enum_values(ctx, f) if f.type.values and f.type.name.text == "enum" else ()
+            fields.append(SchemaField(f.name.text, text, f.optional, f.span, values))
         out[name] = Schema(name, tuple(fields))
     # recursion makes an infinite type: reject it
     edges = _references(out)
@@ -88,6 +100,110 @@ def check_schemas(ctx: Context) -> None:
             )
     ctx.schemas = out
     ctx.object_types = _object_types(out)
+
+
+def _enum_values(ctx: Context, f: ast.FieldDecl) -> tuple[str, ...]:
+    """The values of an ``enum(...)`` field, each once (a repeat is an error)."""
+    values: dict[str, Span] = {}
+    for value, span in f.type.values:
+        if value in values:
+            ctx.error(
+                "invalid_type",
+                f"`{_quote(value)}` is listed twice in the enumeration of `{f.name.text}`",
+                span,
+                notes=(f"first listed at {ctx.location(values[value])}",),
+            )
+            continue
+        values[value] = span
+    return tuple(values)
+
+
+def _quote(value: str) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def enum_problem(
+    field: SchemaField, value: object, shown: str | None = None
+) -> tuple[str, str | None] | None:
+    """Why a constant ``value`` cannot be a value of ``field`` (an ``enum``), as a
+    message and a hint, or ``None`` when it can (or the field is no enum, or the
+    value no string: type errors are the type check's); ``shown`` is the field as
+    written (``msg.kind``), its name by default.
+
+    The one rule shared by ``check`` (comparisons in conditions, and constants
+    such as ``given`` values in tests) and the hint of the host-data error.
+    """
+    if not field.values or not isinstance(value, str) or value in field.values:
+        return None
+    allowed = ", ".join(_quote(v) for v in field.values)
+    hint = did_you_mean(value, field.values)
+    return (
+        f"`{_quote(value)}` is not a value of `{shown or field.name}`: `enum({allowed})`",
+        hint,
+    )
+
+
+def has_enums(ctx: Context) -> bool:
+    """Does any schema declare an ``enum`` field?  (Without one, the comparisons
+    need no walk.)"""
+    return any(f.values for schema in ctx.schemas.values() for f in schema.fields)
+
+
+def check_enum_comparisons(ctx: Context, text: ast.CelText) -> None:
+    """Report comparisons of an ``enum`` field with a string outside its values:
+    ``msg.kind == "DM"``, ``!=``, ``in ["dm", "DM"]`` (either side).  Such a
+    comparison is an error: it is constant, never (or always) true."""
+    if ctx.input_var is None or ctx.input_schema is None:
+        return
+    root, schema = ctx.input_var, ctx.input_schema
+    stack: list[cel_ast.Expr] = [text.expr]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, cel_ast.Comprehension) and root in (node.var, node.var2):
+            stack.append(node.range)  # the body's `msg` is the loop variable
+            continue
+        if isinstance(node, cel_ast.Call) and node.target is None and len(node.args) == 2:
+            left, right = node.args
+            if node.function in ("_==_", "_!=_"):
+                _compare(ctx, _enum_field(ctx, left, root, schema), right)
+                _compare(ctx, _enum_field(ctx, right, root, schema), left)
+            elif node.function == "@in" and isinstance(right, cel_ast.CreateList):
+                field = _enum_field(ctx, left, root, schema)
+                for element in right.elements:
+                    _compare(ctx, field, element)
+        stack.extend(cel_ast.children(node))
+
+
+def _enum_field(
+    ctx: Context, node: cel_ast.Expr, root: str, schema: str
+) -> tuple[SchemaField, str] | None:
+    """The ``enum`` field ``node`` reads (``msg.kind``, ``msg.author.kind``), if
+    it is one, with the path as written."""
+    path: list[str] = []
+    while isinstance(node, cel_ast.Select) and not node.test_only:
+        path.append(node.field)
+        node = node.operand
+    if not path or not isinstance(node, cel_ast.Ident) or node.name != root:
+        return None
+    field: SchemaField | None = None
+    current: str | None = schema
+    for name in reversed(path):
+        record = ctx.schemas.get(current) if current is not None else None
+        field = record.field(name) if record is not None else None
+        if field is None:
+            return None
+        current = field.type
+    if field is None or not field.values:
+        return None
+    return field, ".".join([root, *reversed(path)])
+
+
+def _compare(ctx: Context, field: tuple[SchemaField, str] | None, other: cel_ast.Expr) -> None:
+    if field is None or not isinstance(other, cel_ast.Literal):
+        return
+    problem = enum_problem(field[0], other.value, field[1])
+    if problem is not None:
+        ctx.error("not_in_enum", problem[0], other.span, problem[1])
 
 
 def _references(schemas: dict[str, Schema]) -> dict[str, list[str]]:
@@ -122,12 +238,30 @@ def _depths(schemas: dict[str, Schema], components: list[list[str]]) -> dict[str
 
 def type_text(ctx: Context, ref: ast.TypeRef, schemas: dict[str, ast.SchemaDecl]) -> str:
     name = ref.name.text
+    if ref.values:  # enum("a", "b"): a string restricted to the values
+        if name != "enum":
+            ctx.error(
+                "invalid_type",
+                f"`{name}` takes no string arguments",
+                ref.span,
+                'an enumeration is written `enum("a", "b")`',
+            )
+        return "string"
     if name in _GENERICS:
         if len(ref.args) != _GENERICS[name]:
             ctx.error(
                 "invalid_type", f"`{name}` takes {_GENERICS[name]} type argument(s)", ref.span
             )
             return "dyn"
+        for arg in ref.args:
+            if arg.values:
+                ctx.error(
+                    "invalid_type",
+                    f"`enum(...)` cannot be an argument of `{name}`",
+                    arg.span,
+                    "an enumeration is the type of a field of its own; "
+                    f"use `{name}({', '.join('string' for _ in ref.args)})` here",
+                )
         args = [type_text(ctx, a, schemas) for a in ref.args]
         if name == "map" and args[0] not in _MAP_KEYS:
             ctx.error(

@@ -15,7 +15,7 @@ from socialflow.dsl.check.context import Context
 from socialflow.source import Span
 from socialflow.timing.calendar import WEEKDAY_NAMES, Calendar, OpeningHours
 from socialflow.timing.escalation import EscalationLevel, EscalationPolicy, EscalationTarget
-from socialflow.timing.sla import SlaPolicy
+from socialflow.timing.sla import BusinessDays, SlaPolicy
 
 __all__ = ["check_calendars", "check_escalations", "check_slas"]
 
@@ -32,6 +32,29 @@ def check_slas(ctx: Context) -> None:
 
 def check_escalations(ctx: Context) -> None:
     ctx.escalations = {n: _escalation(ctx, e) for n, e in ctx.escalation_decls.items()}
+    # workflow timers run on elapsed time as escalations do: no calendar applies
+    for workflow in ctx.of(ast.WorkflowDecl):
+        for item in workflow.items:
+            if isinstance(item, ast.TimeoutDecl) and item.after is not None:
+                _elapsed_only(ctx, item.after, "workflow timers")
+
+
+def _elapsed_only(ctx: Context, lit: ast.DurationLit, what: str) -> bool:
+    """Business time where no calendar applies is an error; ``True`` if ``lit`` is fine."""
+    if lit.business is None:
+        return True
+    ctx.error(
+        "business_time_without_calendar",
+        f"`{lit.text}` counts business time, but {what} have no calendar",
+        lit.span,
+        f"{what} run on elapsed time: write a duration such as `{_elapsed(lit)}`",
+    )
+    return False
+
+
+def _elapsed(lit: ast.DurationLit) -> str:
+    """The elapsed duration written like ``lit`` (``2 business days`` -> ``2d``)."""
+    return lit.text.split()[0] + ("d" if lit.business == "days" else "h")
 
 
 def _calendar(ctx: Context, decl: ast.CalendarDecl) -> Calendar | None:
@@ -186,14 +209,29 @@ def _sla(ctx: Context, decl: ast.SlaDecl) -> SlaPolicy | None:
         if isinstance(lit, ast.DurationLit) and lit.value <= timedelta(0):
             ctx.error("invalid_sla", f"`{key}` must be longer than zero", lit.span)
             return None
-    first = values.get("first_response")
-    resolution = values.get("resolution")
+        if isinstance(lit, ast.DurationLit) and lit.business and cal_name is None:
+            ctx.error(
+                "business_time_without_calendar",
+                f"`{lit.text}` counts business time, but sla `{decl.name.text}` has no calendar",
+                lit.span,
+                f"add `calendar NAME` to the sla, or write elapsed time such as `{_elapsed(lit)}`",
+            )
+            return None
     return SlaPolicy(
         decl.name.text,
-        first.value if isinstance(first, ast.DurationLit) else None,
-        resolution.value if isinstance(resolution, ast.DurationLit) else None,
+        _target(values.get("first_response")),
+        _target(values.get("resolution")),
         calendar,
     )
+
+
+def _target(lit: object) -> timedelta | BusinessDays | None:
+    """An SLA target: business days, or a duration (open time with a calendar)."""
+    if not isinstance(lit, ast.DurationLit):
+        return None
+    if lit.business == "days":
+        return BusinessDays(lit.value.days)
+    return lit.value
 
 
 def _escalation(ctx: Context, decl: ast.EscalationDecl) -> EscalationPolicy | None:
@@ -201,7 +239,9 @@ def _escalation(ctx: Context, decl: ast.EscalationDecl) -> EscalationPolicy | No
     levels: list[EscalationLevel] = []
     for index, level in enumerate(decl.levels, 1):
         # how a delay is written is the DSL's business; what is valid is the policy's
-        if index == 1 and level.after is not None:
+        if level.after is not None and not _elapsed_only(ctx, level.after, "escalations"):
+            ok = False
+        elif index == 1 and level.after is not None:
             ctx.error(
                 "invalid_escalation",
                 "level 1 starts at once and takes no `after`",
@@ -228,6 +268,8 @@ def _escalation(ctx: Context, decl: ast.EscalationDecl) -> EscalationPolicy | No
         ctx.error("duplicate_item", "`repeat` is given twice", extra.span)
         ok = False
     repeat = decl.repeats[0] if decl.repeats else None
+    if repeat is not None and repeat.after is not None:
+        ok = _elapsed_only(ctx, repeat.after, "escalations") and ok
     policy = EscalationPolicy(
         decl.name.text,
         tuple(levels),
