@@ -128,8 +128,10 @@ def _check(
             got = decision.sla.policy if decision.sla is not None else None
             return _same("sla", sla.text, got)
         case ast.ExpectEscalate(policy=policy):
-            got = decision.escalation.policy if decision.escalation is not None else None
-            return _same("escalate", policy.text, got)
+            planned = [plan.policy for plan in decision.escalations]
+            if policy.text in planned:
+                return None
+            return f"expected an escalation plan of {policy.text}; planned: {planned}"
         case ast.ExpectAssign(who=who):
             if decision.assign == who:
                 return None
