@@ -324,14 +324,6 @@ def _plan_text(plan: EscalationPlan) -> str:
     )
 
 
-def _id(value: str | int | None) -> str:
-    if value is None:
-        return "null"
-    if type(value) is str:
-        return _string(value)
-    return str(int(value))
-
-
 def _head(ruleset: str, version: str | None) -> str:
     """The keys of a decision's text that depend only on the ruleset: between
     ``"route"`` and ``"sla"`` in sorted order, so one fragment."""
@@ -355,6 +347,8 @@ def _decision_text(d: Decision, head: str | None = None) -> str:
             f'"policy":{_string(sla.policy)},"resolution_at":{_time(sla.resolution_at)}}}'
         )
     plans = ",".join([_plan_text(plan) for plan in d.escalations]) if d.escalations else ""
+    mid = d.message_id
+    mid_text = _string(mid) if type(mid) is str else "null" if mid is None else str(int(mid))
     errors = ",".join(
         [
             f'{{"kind":{_string(e.kind)},"location":{_maybe(e.location)},'
@@ -376,7 +370,7 @@ def _decision_text(d: Decision, head: str | None = None) -> str:
         head = _head(d.ruleset, d.ruleset_version)
     return (
         f'{{"assign":{_maybe(d.assign)},"errors":[{errors}],"escalations":[{plans}],'
-        f'"matched":{_strings(d.matched)},"message_id":{_id(d.message_id)},'
+        f'"matched":{_strings(d.matched)},"message_id":{mid_text},'
         f'"now":{_time(d.now)},"overrides":[{overrides}],"priority":{_string(d.priority)},'
         f'"response":{_maybe(d.response)},"response_text":{_maybe(d.response_text)},'
         f'"route":{_maybe(d.route)},{head}'
@@ -393,7 +387,10 @@ def decision_writer(ruleset: str, version: str | None) -> Callable[[Decision], s
     head = _head(ruleset, version)
 
     def write(d: Decision) -> str:
-        if d.ruleset == ruleset and d.ruleset_version == version:
+        # the engine's decisions hold the program's own strings: `is` decides at once
+        if (d.ruleset is ruleset or d.ruleset == ruleset) and (
+            d.ruleset_version is version or d.ruleset_version == version
+        ):
             return _decision_text(d, head)
         return _decision_text(d)
 
