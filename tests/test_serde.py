@@ -81,7 +81,7 @@ def test_decision_round_trip_and_valid_json() -> None:
     assert data["schema"] == "socialflow.decision/1"
     assert data["values"] == {"n": {"x": [1, 2.5], "y": "90s"}}
     back = sf.serde.loads(text, sf.Decision)
-    assert back.sla == decision.sla and back.escalation == decision.escalation
+    assert back.sla == decision.sla and back.escalations == decision.escalations
     assert back.route == "care" and back.matched == ("r",)
 
 
@@ -151,14 +151,17 @@ _steps = st.lists(
             lambda pairs: tuple(dict(pairs).items())
         ),
         sla=st.none() | st.builds(SlaDeadlines, _text, st.none() | _times, st.none() | _times),
-        escalation=st.none() | st.builds(EscalationPlan, _text, _steps, st.none() | _times),
+        escalations=st.lists(
+            st.builds(EscalationPlan, _text, _steps, st.none() | _times), max_size=2
+        ).map(tuple),
         errors=st.lists(
             st.builds(sf.ConditionError, _text, _text, _text, _maybe_text), max_size=2
         ).map(tuple),
         overrides=st.lists(st.builds(sf.Override, _text, _text, _text, _text), max_size=2).map(
             tuple
         ),
-        message_id=_maybe_text,
+        message_id=_maybe_text | st.integers(-(2**63), 2**63 - 1),
+        ruleset_version=_maybe_text,
     )
 )
 def test_the_decision_text_writer_equals_the_generic_one(decision: sf.Decision) -> None:

@@ -4,7 +4,7 @@
 >>> sf.cel.compile("1 + 2").evaluate()
 3
 
-See ``docs/`` for the triage DSL (``sf.load``/``sf.loads``), the access model
+See ``docs/`` for the triage DSL (``sf.load``/``sf.loads``/``sf.loads_many``), the access model
 (``bundle.access(...)``) and the CEL engine (``sf.cel``).
 """
 
@@ -18,7 +18,7 @@ from socialflow.access.model import (
     Violation,
     records_from_json,
 )
-from socialflow.bundle import Bundle, load, loads
+from socialflow.bundle import Bundle, load, loads, loads_many
 from socialflow.errors import (
     CheckError,
     Diagnostic,
@@ -86,6 +86,7 @@ __all__ = [
     "cel",
     "load",
     "loads",
+    "loads_many",
     "records_from_json",
     "run_tests",
     "serde",

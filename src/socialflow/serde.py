@@ -172,6 +172,13 @@ def _structure_pairs(data: Any, _: Any) -> Pairs:
     return tuple((str(k), v) for k, v in data.items())
 
 
+def _structure_id(data: Any, _: Any) -> str | int | None:
+    """An id as JSON has it: a string or an integer (a decision's ``message_id``)."""
+    if data is None or type(data) is str or type(data) is int:
+        return data
+    raise ValueError(f"expected a string or an integer, got {type(data).__name__}")
+
+
 def _structure_effect_args(data: Any, _: Any) -> EffectArgs:
     if not isinstance(data, (list, tuple)):
         raise ValueError("expected a list of effect arguments")
@@ -316,6 +323,7 @@ def _make_converter() -> cattrs.Converter:
     conv.register_unstructure_hook_func(lambda t: t == Mapping[str, Any], to_json_value)
     conv.register_structure_hook_func(lambda t: t == Mapping[str, Any], _structure_mapping)
     conv.register_structure_hook_func(lambda t: t == EffectArgs, _structure_effect_args)
+    conv.register_structure_hook_func(lambda t: t == str | int | None, _structure_id)
     conv.register_unstructure_hook(FrozenMap, _unstructure_frozen_map)
     conv.register_structure_hook(FrozenMap, _structure_frozen_map)
     return conv

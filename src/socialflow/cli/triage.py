@@ -6,6 +6,7 @@ import argparse
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import TextIO
@@ -25,6 +26,7 @@ from socialflow.cli._io import (
 )
 from socialflow.cli.registry import EXIT_FAILED, EXIT_OK, Command, CommandFailed
 from socialflow.errors import EvalError
+from socialflow.triage.decision import decision_writer
 
 __all__ = ["COMMAND"]
 
@@ -113,13 +115,18 @@ def _run_triage(args: argparse.Namespace) -> int:
     total = accepted = condition_errors = 0
     rejected: list[int] = []
     reuse = _received_at_is_a_timestamp(bundle)
-    # counted per distinct combination (few), spread into the summary's tables after
-    outcomes: Counter[tuple[str | None, str, str | None, tuple[str, ...]]] = Counter()
+    # counted per distinct combination (few), spread into the summary's tables after;
+    # escalation plans by policy name (the plans' times differ per message)
+    outcomes: Counter[tuple[str | None, str, str | None, tuple[str, ...], tuple[str, ...]]] = (
+        Counter()
+    )
     write, strict = out.write_text, args.strict
+    # the ruleset's own part of every decision's JSON text is rendered once
+    dumps = decision_writer(bundle.name, bundle.program.version)
     try:
         for line in json_lines(args.input):
             total += 1
-            result = _triage_line(bundle, line, fixed_now, strict, reuse)
+            result = _triage_line(bundle, line, fixed_now, strict, reuse, dumps)
             if isinstance(result, str):
                 rejected.append(line.number)
                 rejects.write({"line": line.number, "error": result, "input": line.text})
@@ -131,7 +138,11 @@ def _run_triage(args: argparse.Namespace) -> int:
                 write(text)
                 accepted += 1
                 outcomes[
-                    decision.route, decision.priority, decision.response, decision.matched
+                    decision.route,
+                    decision.priority,
+                    decision.response,
+                    decision.matched,
+                    tuple([p.policy for p in decision.escalations]) if decision.escalations else (),
                 ] += 1
                 if decision.errors:
                     condition_errors += len(decision.errors)
@@ -144,14 +155,16 @@ def _run_triage(args: argparse.Namespace) -> int:
         progress.update(total, final=True)
     elapsed = time.perf_counter() - started
     stats: dict[str, Counter[str]] = {
-        k: Counter() for k in ("route", "priority", "response", "rule")
+        k: Counter() for k in ("route", "priority", "response", "rule", "escalation")
     }
-    for (route, priority, response, matched), count in outcomes.items():
+    for (route, priority, response, matched, policies), count in outcomes.items():
         stats["route"][route or "(none)"] += count
         stats["priority"][priority] += count
         stats["response"][response or "(undecided)"] += count
         for rule in matched:
             stats["rule"][rule] += count
+        for policy in policies:
+            stats["escalation"][policy] += count
     if not args.no_summary:
         _summary(
             sys.stderr,
@@ -178,7 +191,12 @@ def _received_at_is_a_timestamp(bundle: Bundle) -> bool:
 
 
 def _triage_line(
-    bundle: Bundle, line: Line, fixed_now: datetime | None, strict: bool, reuse: bool = False
+    bundle: Bundle,
+    line: Line,
+    fixed_now: datetime | None,
+    strict: bool,
+    reuse: bool = False,
+    dumps: Callable[[sf.Decision], str] = serde.dumps,
 ) -> str | tuple[sf.Decision, str]:
     """The decision and its JSON line, or why the line is rejected."""
     if line.error is not None:
@@ -214,7 +232,7 @@ def _triage_line(
     except sf.SocialflowError as e:  # never expected from data; still never lose the line
         return f"{type(e).__name__}: {e}"
     try:
-        return decision, as_line(serde.dumps(decision))
+        return decision, as_line(dumps(decision))
     except sf.SerializationError as e:
         return f"the decision cannot be written as JSON: {e}"
 
@@ -238,6 +256,10 @@ def _summary(
     for title, key in (("route", "route"), ("priority", "priority"), ("response", "response")):
         w(f"\n{title:<24} {'messages':>8}\n")
         for name, count in sorted(stats[key].items(), key=lambda kv: (-kv[1], kv[0])):
+            w(f"  {name:<22} {count:>8}\n")
+    if stats["escalation"]:
+        w(f"\n{'escalation plans':<24} {'messages':>8}\n")
+        for name, count in sorted(stats["escalation"].items(), key=lambda kv: (-kv[1], kv[0])):
             w(f"  {name:<22} {count:>8}\n")
     if stats["rule"]:
         w(f"\n{'top rules':<24} {'matched':>8}\n")

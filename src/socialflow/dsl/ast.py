@@ -331,7 +331,8 @@ Action = (
 def output_of(action: Action) -> tuple[str, str] | None:
     """The single-valued output ``action`` decides and the value as written, e.g.
     ``("route", "care")``, ``("respond/ignore", "ignore spam")``,
-    ``("set category", '"billing"')``; ``None`` for ``tag`` and ``stop``."""
+    ``("set category", '"billing"')``; ``None`` for ``tag``, ``escalate`` (a
+    decision holds every policy its rules name) and ``stop``."""
     match action:
         case RouteAction(queue=queue):
             return "route", queue.text
@@ -341,15 +342,13 @@ def output_of(action: Action) -> tuple[str, str] | None:
             return "priority", level.text
         case SlaAction(sla=sla):
             return "sla", sla.text
-        case EscalateAction(policy=policy):
-            return "escalate", policy.text
         case RespondAction(template=template):
             return "respond/ignore", "respond" if template is None else f"respond {template}"
         case IgnoreAction(reason=reason):
             return "respond/ignore", "ignore" if reason is None else f"ignore {reason}"
         case SetAction(name=name, value=value):
             return f"set {name.text}", value.text
-        case TagAction() | StopAction():
+        case TagAction() | EscalateAction() | StopAction():  # they accumulate
             return None
         case _:
             assert_never(action)

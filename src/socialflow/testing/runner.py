@@ -167,11 +167,10 @@ def _check(
                 "resolution", resolution, decision.sla.resolution_at
             )
         case ast.ExpectEscalate(policy=policy, steps=steps):
-            got = decision.escalation.policy if decision.escalation is not None else None
-            problem = _same("escalate", policy.text, got)
-            if problem is not None or decision.escalation is None:
-                return problem
-            return _steps(policy.text, steps, decision.escalation)
+            planned = {plan.policy: plan for plan in decision.escalations}
+            if policy.text not in planned:
+                return f"expected an escalation plan of {policy.text}; planned: {list(planned)}"
+            return _steps(policy.text, steps, planned[policy.text])
         case ast.ExpectAssign(who=who):
             if decision.assign == who:
                 return None

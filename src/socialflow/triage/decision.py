@@ -9,10 +9,10 @@ until asked for).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from json.encoder import encode_basestring as _string
-from typing import Any
+from typing import Any, Final
 
 import attrs
 
@@ -21,6 +21,7 @@ from socialflow.cel.values import format_timestamp
 from socialflow.serde import (
     SCHEMA_VERSION,
     Pairs,
+    dumps,
     json_text,
     register_dumps,
     register_unstructure,
@@ -29,7 +30,14 @@ from socialflow.serde import (
 from socialflow.timing.escalation import EscalationPlan
 from socialflow.timing.sla import SlaDeadlines
 
-__all__ = ["ConditionError", "Decision", "Explanation", "Override", "RuleTrace"]
+__all__ = [
+    "ConditionError",
+    "Decision",
+    "Explanation",
+    "Override",
+    "RuleTrace",
+    "decision_writer",
+]
 
 
 @attrs.frozen
@@ -59,8 +67,10 @@ class Decision:
     """The triage decision for one message.
 
     Single-valued outputs are decided by the first applied rule that sets them;
-    ``tags`` accumulate (deduplicated, first-applied order); ``matched`` lists
-    the rules that applied, in order; ``errors`` the conditions that raised.
+    ``tags`` and ``escalations`` accumulate (each tag and each escalation policy
+    once, in first-applied order); ``matched`` lists the rules that applied, in
+    order; ``errors`` the conditions that raised.  ``ruleset`` and
+    ``ruleset_version`` name the rules that decided (the ``ruleset`` header).
     """
 
     ruleset: str
@@ -77,10 +87,19 @@ class Decision:
     #: values of ``set NAME = ...`` as (name, value) pairs in first-set order
     values: Pairs = ()
     sla: SlaDeadlines | None = None
-    escalation: EscalationPlan | None = None
+    #: one plan per escalation policy the applied rules named, in applied order
+    escalations: tuple[EscalationPlan, ...] = ()
     errors: tuple[ConditionError, ...] = ()
     overrides: tuple[Override, ...] = ()
-    message_id: str | None = None
+    #: the message's ``id`` as it came (a string or an integer), else None
+    message_id: str | int | None = None
+    #: the ``version`` of the ``ruleset`` header, None when it has none
+    ruleset_version: str | None = None
+
+    @property
+    def escalation(self) -> EscalationPlan | None:
+        """The first of ``escalations`` (None when there is none)."""
+        return self.escalations[0] if self.escalations else None
 
     @property
     def attributes(self) -> dict[str, Any]:
@@ -94,6 +113,16 @@ class Decision:
     @property
     def ignore(self) -> bool:
         return self.response == "ignore"
+
+    def to_json(self) -> str:
+        """The decision as compact, key-sorted JSON text: ``sf.serde.dumps(self)``
+        (``sf.serde.loads(text, sf.Decision)`` reads it back).
+
+        Raises:
+            SerializationError: never for a decision ``triage`` made (its ``set``
+                values are checked); possible for one built by hand.
+        """
+        return dumps(self)
 
 
 @attrs.frozen
@@ -144,9 +173,47 @@ class Explanation:
         lines.append(f"  priority: {d.priority}")
         lines.append(f"  tags: {list(d.tags)}")
         lines.append(f"  response: {d.response}")
+        if d.assign is not None:
+            lines.append(f"  assign: {d.assign}")
+        if d.sla is not None:
+            lines.append(f"  sla: {_sla_text(d.sla)}")
+        for plan in d.escalations:
+            lines.extend(_plan_lines(plan))
+        for name, value in d.values:
+            lines.append(f"  set {name}: {json_text(to_json_value(value))}")
         if d.errors:
             lines.append(f"  errors: {[f'{e.rule}: {e.kind}: {e.message}' for e in d.errors]}")
         return "\n".join(lines)
+
+
+#: The most steps of one escalation plan an explanation lists.
+_SHOWN_STEPS: Final = 10
+
+
+def _sla_text(sla: SlaDeadlines) -> str:
+    due = [
+        f"{what} by {format_timestamp(at)}"
+        for what, at in (
+            ("first response", sla.first_response_at),
+            ("resolution", sla.resolution_at),
+        )
+        if at is not None
+    ]
+    return sla.policy + (f" ({', '.join(due)})" if due else "")
+
+
+def _plan_lines(plan: EscalationPlan) -> list[str]:
+    lines = [f"  escalate {plan.policy}: {len(plan.steps)} step(s)"]
+    for step in plan.steps[:_SHOWN_STEPS]:
+        targets = ", ".join(f"{t.kind} {t.name}" for t in step.targets)
+        lines.append(
+            f"    {format_timestamp(step.at)} round {step.round} level {step.level}: {targets}"
+        )
+    if len(plan.steps) > _SHOWN_STEPS:
+        lines.append(f"    ... and {len(plan.steps) - _SHOWN_STEPS} more")
+    if plan.acknowledged_at is not None:
+        lines.append(f"    acknowledged at {format_timestamp(plan.acknowledged_at)}")
+    return lines
 
 
 #: ``make_decision(ruleset, now, matched, route, ...)``, positional in field order,
@@ -156,12 +223,29 @@ make_decision = fast_constructor(Decision)
 make_override = fast_constructor(Override)
 
 
+def _plan_json(plan: EscalationPlan) -> dict[str, Any]:
+    return {
+        "policy": plan.policy,
+        "steps": [
+            {
+                "at": format_timestamp(step.at),
+                "level": step.level,
+                "round": step.round,
+                "targets": [{"kind": t.kind, "name": t.name} for t in step.targets],
+            }
+            for step in plan.steps
+        ],
+        "acknowledged_at": None
+        if plan.acknowledged_at is None
+        else format_timestamp(plan.acknowledged_at),
+    }
+
+
 def _decision_json(d: Decision) -> dict[str, Any]:
     """``d`` as the converter writes it, written out by hand: the one mapping of
     :mod:`socialflow.serde`, made fast for the record every triaged message
     produces (a test checks it equals the converter's generic output)."""
     sla = d.sla
-    plan = d.escalation
     return {
         "ruleset": d.ruleset,
         "now": format_timestamp(d.now),
@@ -184,23 +268,7 @@ def _decision_json(d: Decision) -> dict[str, Any]:
             if sla.resolution_at is None
             else format_timestamp(sla.resolution_at),
         },
-        "escalation": None
-        if plan is None
-        else {
-            "policy": plan.policy,
-            "steps": [
-                {
-                    "at": format_timestamp(step.at),
-                    "level": step.level,
-                    "round": step.round,
-                    "targets": [{"kind": t.kind, "name": t.name} for t in step.targets],
-                }
-                for step in plan.steps
-            ],
-            "acknowledged_at": None
-            if plan.acknowledged_at is None
-            else format_timestamp(plan.acknowledged_at),
-        },
+        "escalations": [_plan_json(plan) for plan in d.escalations],
         "errors": [
             {"rule": e.rule, "kind": e.kind, "message": e.message, "location": e.location}
             for e in d.errors
@@ -210,6 +278,7 @@ def _decision_json(d: Decision) -> dict[str, Any]:
             for o in d.overrides
         ],
         "message_id": d.message_id,
+        "ruleset_version": d.ruleset_version,
     }
 
 
@@ -237,12 +306,39 @@ def _time(value: datetime | None) -> str:
     return '"' + format_timestamp(value) + '"'
 
 
-def _decision_text(d: Decision) -> str:
+def _plan_text(plan: EscalationPlan) -> str:
+    steps = ",".join(
+        [
+            f'{{"at":{_time(step.at)},"level":{int(step.level)},"round":{int(step.round)},'
+            '"targets":['
+            + ",".join(
+                [f'{{"kind":{_string(t.kind)},"name":{_string(t.name)}}}' for t in step.targets]
+            )
+            + "]}"
+            for step in plan.steps
+        ]
+    )
+    return (
+        f'{{"acknowledged_at":{_time(plan.acknowledged_at)},'
+        f'"policy":{_string(plan.policy)},"steps":[{steps}]}}'
+    )
+
+
+def _head(ruleset: str, version: str | None) -> str:
+    """The keys of a decision's text that depend only on the ruleset: between
+    ``"route"`` and ``"sla"`` in sorted order, so one fragment."""
+    return (
+        f'"ruleset":{_string(ruleset)},"ruleset_version":{_maybe(version)},'
+        f'"schema":"socialflow.decision/{SCHEMA_VERSION}",'
+    )
+
+
+def _decision_text(d: Decision, head: str | None = None) -> str:
     """``serde.dumps(d)`` written out by hand: the same text as the generic
     path (keys sorted, compact, non-ASCII kept), without building the dict; a
-    test compares the two on every example decision."""
+    test compares the two on every example decision.  ``head``: the ruleset's
+    fragment (:func:`_head`), when the caller rendered it once."""
     sla = d.sla
-    plan = d.escalation
     if sla is None:
         sla_text = "null"
     else:
@@ -250,24 +346,9 @@ def _decision_text(d: Decision) -> str:
             f'{{"first_response_at":{_time(sla.first_response_at)},'
             f'"policy":{_string(sla.policy)},"resolution_at":{_time(sla.resolution_at)}}}'
         )
-    if plan is None:
-        plan_text = "null"
-    else:
-        steps = ",".join(
-            [
-                f'{{"at":{_time(step.at)},"level":{int(step.level)},"round":{int(step.round)},'
-                '"targets":['
-                + ",".join(
-                    [f'{{"kind":{_string(t.kind)},"name":{_string(t.name)}}}' for t in step.targets]
-                )
-                + "]}"
-                for step in plan.steps
-            ]
-        )
-        plan_text = (
-            f'{{"acknowledged_at":{_time(plan.acknowledged_at)},'
-            f'"policy":{_string(plan.policy)},"steps":[{steps}]}}'
-        )
+    plans = ",".join([_plan_text(plan) for plan in d.escalations]) if d.escalations else ""
+    mid = d.message_id
+    mid_text = _string(mid) if type(mid) is str else "null" if mid is None else str(int(mid))
     errors = ",".join(
         [
             f'{{"kind":{_string(e.kind)},"location":{_maybe(e.location)},'
@@ -285,15 +366,35 @@ def _decision_text(d: Decision) -> str:
     values = (
         json_text({name: to_json_value(value) for name, value in d.values}) if d.values else "{}"
     )
+    if head is None:
+        head = _head(d.ruleset, d.ruleset_version)
     return (
-        f'{{"assign":{_maybe(d.assign)},"errors":[{errors}],"escalation":{plan_text},'
-        f'"matched":{_strings(d.matched)},"message_id":{_maybe(d.message_id)},'
+        f'{{"assign":{_maybe(d.assign)},"errors":[{errors}],"escalations":[{plans}],'
+        f'"matched":{_strings(d.matched)},"message_id":{mid_text},'
         f'"now":{_time(d.now)},"overrides":[{overrides}],"priority":{_string(d.priority)},'
         f'"response":{_maybe(d.response)},"response_text":{_maybe(d.response_text)},'
-        f'"route":{_maybe(d.route)},"ruleset":{_string(d.ruleset)},'
-        f'"schema":"socialflow.decision/{SCHEMA_VERSION}",'
+        f'"route":{_maybe(d.route)},{head}'
         f'"sla":{sla_text},"tags":{_strings(d.tags)},"values":{values}}}'
     )
+
+
+def decision_writer(ruleset: str, version: str | None) -> Callable[[Decision], str]:
+    """``serde.dumps`` for the decisions of one ruleset, with the fragment that
+    depends only on the ruleset (name, version, schema tag) rendered once: for
+    a host (the ``triage`` command) that writes many decisions of one bundle.
+    A decision of another ruleset is written in full, so the text is always
+    ``serde.dumps(decision)``."""
+    head = _head(ruleset, version)
+
+    def write(d: Decision) -> str:
+        # the engine's decisions hold the program's own strings: `is` decides at once
+        if (d.ruleset is ruleset or d.ruleset == ruleset) and (
+            d.ruleset_version is version or d.ruleset_version == version
+        ):
+            return _decision_text(d, head)
+        return _decision_text(d)
+
+    return write
 
 
 register_dumps(Decision, _decision_text)

@@ -24,6 +24,7 @@ from socialflow.dsl import ast
 from socialflow.dsl.program import CheckedProgram, CheckedRule
 from socialflow.errors import EvalError, SerializationError, UsageError
 from socialflow.serde import to_json_value
+from socialflow.timing.escalation import EscalationPlan
 from socialflow.triage.decision import (
     ConditionError,
     Decision,
@@ -45,8 +46,8 @@ class _Rule:
     """A rule ready to run: compiled condition and precomputed outputs."""
 
     __slots__ = (
-        "condition", "evaluate", "name", "needs", "outputs", "precedence", "residual", "rule",
-        "sets", "stops", "tags",
+        "condition", "escalates", "evaluate", "name", "needs", "outputs", "precedence",
+        "residual", "rule", "sets", "stops", "tags",
     )  # fmt: skip
 
     def __init__(self, rule: CheckedRule, limits: Limits, codes: CodeCache) -> None:
@@ -62,6 +63,7 @@ class _Rule:
         #: single-valued outputs as (output, value, value as shown in traces)
         outputs: list[tuple[str, Any, str]] = []
         tags: list[str] = []
+        escalates: list[str] = []
         sets: list[tuple[str, Evaluate, str]] = []
         for action in rule.actions:
             match action:
@@ -72,7 +74,8 @@ class _Rule:
                 case ast.SlaAction(sla=sla):
                     outputs.append(("sla", sla.text, sla.text))
                 case ast.EscalateAction(policy=policy):
-                    outputs.append(("escalate", policy.text, policy.text))
+                    if policy.text not in escalates:
+                        escalates.append(policy.text)
                 case ast.AssignAction(who=who, value=computed):
                     if computed is None:
                         outputs.append(("assign", who, f"{who}"))
@@ -94,6 +97,7 @@ class _Rule:
                     assert_never(action)
         self.outputs = tuple(outputs)
         self.tags = tuple(tags)
+        self.escalates = tuple(escalates)
         self.sets = tuple(sets)
         self.stops = rule.stops
 
@@ -137,13 +141,15 @@ class _Outcome:
     or why a value was overridden.
     """
 
-    __slots__ = ("decided", "errors", "matched", "overrides", "tags", "values")
+    __slots__ = ("decided", "errors", "escalations", "matched", "overrides", "tags", "values")
 
     def __init__(self) -> None:
         self.matched: list[str] = []
         #: output -> (value, the rule that set it)
         self.decided: dict[str, tuple[Any, str]] = {}
         self.tags: list[str] = []
+        #: escalation policy -> the first rule that named it, in applied order
+        self.escalations: dict[str, str] | None = None
         self.values: dict[str, tuple[Any, str]] | None = None
         self.errors: list[ConditionError] | None = None
         self.overrides: list[Override] | None = None
@@ -189,6 +195,13 @@ class _Outcome:
                 decided[output] = (value, rule.name)
                 if trace is not None:
                     trace[0].append((output, shown))
+        if rule.escalates:
+            if self.escalations is None:
+                self.escalations = {}
+            for policy in rule.escalates:
+                self.escalations.setdefault(policy, rule.name)
+                if trace is not None:
+                    trace[0].append(("escalate", policy))
         for tag in rule.tags:
             if tag not in self.tags:
                 self.tags.append(tag)
@@ -331,16 +344,21 @@ class TriageEngine:
         """
         program = self.program
         message_id = message.get("id") if type(message) is dict else None
-        if type(message_id) is not str:
-            message_id = None
+        if type(message_id) is not str and type(message_id) is not int:
+            # an int subclass (a uint) as a plain int; anything else has no id
+            message_id = (
+                int(message_id)
+                if isinstance(message_id, int) and not isinstance(message_id, bool)
+                else None
+            )
         if outcome is None:
             return make_decision(
-                program.name, now, (), None, None, "normal", (), None, None, (), None, None,
-                (), (), message_id,
+                program.name, now, (), None, None, "normal", (), None, None, (), None, (),
+                (), (), message_id, program.version,
             )  # fmt: skip
         decided = outcome.decided
         route = priority = assign = response = None
-        sla = escalation = None
+        sla = None
         if decided:
             route = decided.get("route")
             priority = decided.get("priority")
@@ -352,12 +370,15 @@ class TriageEngine:
                     sla = program.slas[sla_name[0]].deadlines(now)
                 except UsageError as e:
                     _range_error(outcome, sla_name[1], e, strict)
-            escalation_name = decided.get("escalate")
-            if escalation_name is not None:
+        plans: tuple[EscalationPlan, ...] = ()
+        if outcome.escalations is not None:
+            planned = []
+            for policy, rule in outcome.escalations.items():
                 try:
-                    escalation = program.escalations[escalation_name[0]].plan(now)
+                    planned.append(program.escalations[policy].plan(now))
                 except UsageError as e:
-                    _range_error(outcome, escalation_name[1], e, strict)
+                    _range_error(outcome, rule, e, strict)
+            plans = tuple(planned)
         values = outcome.values
         return make_decision(
             program.name,
@@ -371,10 +392,11 @@ class TriageEngine:
             response[0][1] if response else None,
             tuple((k, v[0]) for k, v in values.items()) if values else (),
             sla,
-            escalation,
+            plans,
             tuple(outcome.errors) if outcome.errors else (),
             tuple(outcome.overrides) if outcome.overrides else (),
             message_id,
+            program.version,
         )
 
     # -- explanations ---------------------------------------------------------------------
