@@ -33,6 +33,7 @@ __all__ = [
     "TerminalNames",
     "grammar_text",
     "lalr_parser",
+    "parser_stack",
     "reference_parser",
     "syntax_diagnostic",
 ]
@@ -235,6 +236,15 @@ class _LeanLoop(_Parser):
         except UnexpectedInput as e:
             e.interactive_parser = InteractiveParser(self, state, state.lexer)
             raise
+
+
+def parser_stack(e: UnexpectedInput) -> list[Any]:
+    """The parser's value stack when ``e`` was raised: the trees reduced so far
+    and the tokens shifted since (empty when lark kept no state)."""
+    interactive = getattr(e, "interactive_parser", None)
+    state = getattr(interactive, "parser_state", None)
+    stack = getattr(state, "value_stack", None)
+    return list(stack) if stack is not None else []
 
 
 def _sync(line_ctr: Any, text: str, pos: int) -> None:

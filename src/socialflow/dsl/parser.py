@@ -14,9 +14,10 @@ from datetime import timedelta
 from typing import Any, Final
 
 from lark import Token, Tree
-from lark.exceptions import UnexpectedInput
+from lark.exceptions import UnexpectedInput, UnexpectedToken
+from lark.utils import TextSlice
 
-from socialflow._syntax import lalr_parser
+from socialflow._syntax import lalr_parser, parser_stack
 from socialflow.cel.limits import Limits
 from socialflow.cel.parser import build_expr, decode_string, make_span
 from socialflow.cel.values import INT_MAX, INT_MIN
@@ -31,6 +32,7 @@ __all__ = [
     "normalise_text",
     "parse_duration_literal",
     "parse_module",
+    "parse_module_recovering",
 ]
 
 _GRAMMAR: Final = "socialflow.lark"
@@ -74,6 +76,161 @@ def parse_module(text: str, name: str = "<rules>", limits: Limits | None = None)
         raise ParseError([syntax_diagnostic(source, 0, text, e, _GRAMMAR)]) from None
     builder = _Builder(source, limits or Limits())
     return ast.Module(name, tuple(builder.decl(child) for child in _kids(tree)))
+
+
+def parse_module_recovering(
+    text: str, name: str = "<rules>", limits: Limits | None = None
+) -> tuple[ast.Module, tuple[Diagnostic, ...]]:
+    """Parse one DSL file, going on after syntax errors.
+
+    A syntax error stops only the declaration it is in: parsing resumes at the
+    next line that begins a declaration (:func:`_resync`), no further indented
+    than the broken one.  The module holds every declaration that parsed, and
+    in ``broken`` the names the skipped ones would have declared, so that the
+    check reports nothing that only their absence causes.  A literal out of
+    range drops its declaration the same way.
+
+    Returns the module and the syntax errors, in source order (none when
+    :func:`parse_module` would succeed; the module is then the same).
+
+    Raises:
+        ParseError: the text is not valid Unicode (nothing of it can be read).
+        SourceLimitError: a type or an expression nests too deeply.
+    """
+    text = normalise_text(text)
+    source = Source(name, text)
+    bad = _SURROGATE.search(text)
+    if bad is not None:
+        raise ParseError([_encoding_diagnostic(source, bad.start())])
+    builder = _Builder(source, limits or Limits())
+    parser = lalr_parser(_GRAMMAR)
+    decls: list[ast.Decl] = []
+    broken: list[ast.BrokenDecl] = []
+    diagnostics: list[Diagnostic] = []
+    pos = 0
+    while True:
+        resume: int | None = None
+        try:
+            trees = _kids(parser.parse(TextSlice(text, pos, len(text)) if pos else text))
+        except UnexpectedInput as e:
+            diagnostics.append(syntax_diagnostic(source, 0, text, e, _GRAMMAR))
+            trees, start, error_at = _completed(e, len(text))
+            block = max(start if start is not None else error_at, pos)
+            if block < error_at:  # what precedes the error may be whole declarations
+                try:
+                    trees += _kids(parser.parse(TextSlice(text, block, error_at)))
+                    block = error_at
+                except UnexpectedInput:
+                    pass
+            resume = _resync(text, block, error_at)
+            broken.extend(_declared_by(source, block))
+        for tree in trees:
+            try:
+                decls.append(builder.decl(tree))
+            except ParseError as e:
+                diagnostics.extend(e.diagnostics)
+                broken.extend(_declared_by(source, builder.span(tree).start))
+        if resume is None:
+            break
+        pos = resume
+    if not diagnostics:
+        return ast.Module(name, tuple(decls)), ()
+    ordered = sorted(diagnostics, key=lambda d: d.span.start if d.span else 0)
+    return ast.Module(name, tuple(decls), tuple(broken)), tuple(ordered)
+
+
+#: The keywords that begin a declaration: parsing resumes at one after a syntax error.
+DECLARATION_KEYWORDS: Final = (
+    "ruleset",
+    "schema",
+    "input",
+    "queue",
+    "calendar",
+    "sla",
+    "escalation",
+    "rule",
+    "test",
+    "permission",
+    "role",
+    "permit",
+    "forbid",
+    "exclusive",
+    "workflow",
+)
+_IDENT_RE: Final = r"[A-Za-z_][A-Za-z0-9_]*"
+#: The keywords that also begin lines inside blocks (an action `sla standard`,
+#: a target `role "x"`) count only in the shape only a declaration has.
+_DECLARATION_SHAPES: Final = {
+    "sla": rf"sla\s+{_IDENT_RE}\s*\{{",
+    "role": rf"role\s+{_IDENT_RE}\s*(?:\{{|extends(?![A-Za-z0-9_]))",
+    "test": r'test\s+"',
+}
+#: A line that begins a declaration.
+_RESYNC: Final = re.compile(
+    r"^(?P<indent>[ \t]*)(?P<kw>"
+    + "|".join(_DECLARATION_SHAPES.get(k, rf"{k}(?![A-Za-z0-9_])") for k in DECLARATION_KEYWORDS)
+    + ")",
+    re.MULTILINE,
+)
+#: What a declaration's first words say it declares: the keyword, then names.
+_DECLARES: Final = re.compile(
+    rf"(?P<kw>schema|input|queue|calendar|sla|escalation|rule|permission|role|workflow)"
+    rf"\s+(?P<names>{_IDENT_RE}(?:\s*,\s*{_IDENT_RE})*)"
+)
+_NAME: Final = re.compile(_IDENT_RE)
+
+
+def _completed(e: UnexpectedInput, end: int) -> tuple[list[Any], int | None, int]:
+    """From lark's state at the error ``e``: the trees of the declarations
+    completed before it, where the broken one starts (``None``: at the error),
+    and the offset of the error."""
+    if isinstance(e, UnexpectedToken) and e.token.type == "$END":
+        error_at = end
+    else:
+        stream_pos: int | None = e.pos_in_stream
+        error_at = end if stream_pos is None or stream_pos < 0 else stream_pos
+    stack = parser_stack(e)
+    done: list[Any] = []
+    if stack and isinstance(stack[0], Tree) and str(stack[0].data).startswith("__start_star"):
+        done = _kids(stack[0])
+        stack = stack[1:]
+    for item in stack:
+        if isinstance(item, Token) and item.start_pos is not None:
+            return done, item.start_pos, error_at
+        if isinstance(item, Tree) and not item.meta.empty:
+            return done, item.meta.start_pos, error_at
+    return done, None, error_at
+
+
+def _resync(text: str, block: int, error_at: int) -> int | None:
+    """Where parsing resumes after a syntax error at ``error_at`` in the
+    declaration starting at ``block``: the next line, from the error on, that
+    begins a declaration no further indented than the broken one."""
+    line_start = text.rfind("\n", 0, block) + 1
+    indent = len(text[line_start:block]) - len(text[line_start:block].lstrip(" \t"))
+    if text[line_start:block].strip():  # the broken one does not begin its line
+        indent = block - line_start
+    after = error_at if error_at > block else error_at + 1
+    for m in _RESYNC.finditer(text, text.rfind("\n", 0, after) + 1):
+        start = m.start("kw")
+        if start >= after and len(m.group("indent")) <= indent:
+            return start
+    return None
+
+
+def _declared_by(source: Source, start: int) -> list[ast.BrokenDecl]:
+    """What the declaration at ``start`` would have declared: its keyword and
+    the names after it (none when its first words do not say)."""
+    m = _DECLARES.match(source.text, start)
+    if m is None:
+        word = _NAME.match(source.text, start)
+        return [ast.BrokenDecl(word.group() if word else "", ())]
+    offset = m.start("names")
+    names = tuple(
+        ast.Name(n.group(), Span(source, offset + n.start(), offset + n.end()))
+        for n in _NAME.finditer(m.group("names"))
+    )
+    return [ast.BrokenDecl(m.group("kw"), names)]
 
 
 def normalise_text(text: str) -> str:
