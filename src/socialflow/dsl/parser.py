@@ -22,7 +22,7 @@ from socialflow.cel.limits import Limits
 from socialflow.cel.parser import build_expr, decode_string, make_span
 from socialflow.cel.values import INT_MAX, INT_MIN
 from socialflow.dsl import ast
-from socialflow.dsl._terminals import syntax_diagnostic
+from socialflow.dsl._terminals import DECLARATION_KEYWORDS, syntax_diagnostic
 from socialflow.errors import Diagnostic, ParseError, Severity, SourceLimitError
 from socialflow.source import Source, Span
 
@@ -36,8 +36,21 @@ __all__ = [
 ]
 
 _GRAMMAR: Final = "socialflow.lark"
-_DURATION_PART: Final = re.compile(r"([0-9]+)([dhms])")
-_UNIT_SECONDS: Final = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+#: The units of a duration literal, largest first: letter, seconds, name.  The
+#: parser and the error message for a bad duration follow this one table (the
+#: grammar's ``DURATION`` terminal lists the letters too).
+DURATION_UNITS: Final = (
+    ("d", 86400, "days"),
+    ("h", 3600, "hours"),
+    ("m", 60, "minutes"),
+    ("s", 1, "seconds"),
+)
+_UNIT_SECONDS: Final = {unit: seconds for unit, seconds, _ in DURATION_UNITS}
+_DURATION_PART: Final = re.compile(rf"([0-9]+)([{''.join(_UNIT_SECONDS)}])")
+#: What was written where a duration was expected: a number, and a word after it.
+_BAD_DURATION: Final = re.compile(
+    r"(?P<number>[0-9][0-9.]*)(?:[ \t]*(?P<word>[A-Za-z_][A-Za-z0-9_]*))?"
+)
 
 #: The longest duration literal (``sla``, ``escalation``, workflow ``timeout``):
 #: 100 years, written ``36500d``.  Longer ones are ``literal_out_of_range``.
@@ -73,7 +86,7 @@ def parse_module(text: str, name: str = "<rules>", limits: Limits | None = None)
     try:
         tree = lalr_parser(_GRAMMAR).parse(text)
     except UnexpectedInput as e:
-        raise ParseError([syntax_diagnostic(source, 0, text, e, _GRAMMAR)]) from None
+        raise ParseError([_syntax_error(source, e)]) from None
     builder = _Builder(source, limits or Limits())
     return ast.Module(name, tuple(builder.decl(child) for child in _kids(tree)))
 
@@ -113,7 +126,7 @@ def parse_module_recovering(
         try:
             trees = _kids(parser.parse(TextSlice(text, pos, len(text)) if pos else text))
         except UnexpectedInput as e:
-            diagnostics.append(syntax_diagnostic(source, 0, text, e, _GRAMMAR))
+            diagnostics.append(_syntax_error(source, e))
             trees, start, error_at = _completed(e, len(text))
             block = max(start if start is not None else error_at, pos)
             if block < error_at:  # what precedes the error may be whole declarations
@@ -139,24 +152,6 @@ def parse_module_recovering(
     return ast.Module(name, tuple(decls), tuple(broken)), tuple(ordered)
 
 
-#: The keywords that begin a declaration: parsing resumes at one after a syntax error.
-DECLARATION_KEYWORDS: Final = (
-    "ruleset",
-    "schema",
-    "input",
-    "queue",
-    "calendar",
-    "sla",
-    "escalation",
-    "rule",
-    "test",
-    "permission",
-    "role",
-    "permit",
-    "forbid",
-    "exclusive",
-    "workflow",
-)
 _IDENT_RE: Final = r"[A-Za-z_][A-Za-z0-9_]*"
 #: The keywords that also begin lines inside blocks (an action `sla standard`,
 #: a target `role "x"`) count only in the shape only a declaration has.
@@ -178,6 +173,50 @@ _DECLARES: Final = re.compile(
     rf"\s+(?P<names>{_IDENT_RE}(?:\s*,\s*{_IDENT_RE})*)"
 )
 _NAME: Final = re.compile(_IDENT_RE)
+
+
+def _syntax_error(source: Source, e: UnexpectedInput) -> Diagnostic:
+    """The diagnostic for lark's ``e``: a bad duration said as one, else the
+    general syntax error."""
+    if isinstance(e, UnexpectedToken) and "DURATION" in (e.accepts or e.expected):
+        start = e.token.start_pos or 0
+        m = _BAD_DURATION.match(source.text, start)
+        if m is not None:
+            return _duration_diagnostic(source, m)
+    return syntax_diagnostic(source, 0, source.text, e, _GRAMMAR)
+
+
+def _duration_diagnostic(source: Source, m: re.Match[str]) -> Diagnostic:
+    """``15min`` or ``2 hours`` where a duration was expected: the whole of it
+    under the caret, the units listed, and the literal meant when the word
+    names a unit."""
+    units = ", ".join(f"`{unit}` ({name})" for unit, _, name in DURATION_UNITS)
+    first, second = DURATION_UNITS[1][0], DURATION_UNITS[2][0]
+    how = (
+        f"a duration is a whole number and a unit, with no space between: {units};"
+        f" several go largest first, as in `15{second}` or `1{first}30{second}`"
+    )
+    number = m.group("number")
+    word = (m.group("word") or "").lower()
+    meant = next(
+        (
+            unit
+            for unit, _, name in DURATION_UNITS
+            if word and (word in (unit, name) or name.startswith(word.rstrip("s")))
+        ),
+        None,
+    )
+    help_text, notes = how, tuple[str, ...]()
+    if word and number.isdigit() and meant is not None:
+        help_text, notes = f"write `{number}{meant}`", (how,)
+    return Diagnostic(
+        Severity.ERROR,
+        "syntax_error",
+        f"`{_shorten(m.group())}` is not a duration",
+        Span(source, m.start(), m.end()),
+        help=help_text,
+        notes=notes,
+    )
 
 
 def _completed(e: UnexpectedInput, end: int) -> tuple[list[Any], int | None, int]:
