@@ -159,3 +159,28 @@ def test_nested_cel(text: str) -> None:
 )
 def test_parentheses_and_empty_brackets(text: str) -> None:
     _same("cel.lark", text)
+
+
+@pytest.mark.parametrize("path", RULE_FILES[:6], ids=lambda p: str(p.relative_to(ROOT)))
+def test_a_slice_parses_as_lark_parses_it(path: Path) -> None:
+    """After a syntax error the DSL parser resumes at an offset of the text (a
+    ``TextSlice``): positions there are the whole text's, as lark's own say."""
+    from lark.utils import TextSlice
+
+    text = normalise_text(path.read_text(encoding="utf-8"))
+    start = next(
+        (i + 1 for i, ch in enumerate(text) if ch == "\n" and text[i + 1 : i + 5] == "rule"), 0
+    )
+    failed = None
+    try:
+        ours = lalr_parser("socialflow.lark").parse(TextSlice(text, start, len(text)))
+    except UnexpectedInput as e:
+        failed = _error(e)
+    if failed is not None:
+        with pytest.raises(UnexpectedInput) as theirs:
+            reference_parser("socialflow.lark").parse(TextSlice(text, start, len(text)))
+        assert failed == _error(theirs.value)
+        return
+    reference = reference_parser("socialflow.lark").parse(TextSlice(text, start, len(text)))
+    assert _positions(ours) == _positions(reference)
+    assert _tokens(ours) == _tokens(reference)

@@ -14,10 +14,10 @@ are shown by their literal text (```(```) or, failing that, in lower case.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
@@ -26,13 +26,16 @@ from lark.parsers.lalr_analysis import Shift
 from lark.parsers.lalr_interactive_parser import InteractiveParser
 from lark.parsers.lalr_parser import LALR_Parser, _Parser
 
+from socialflow._suggest import did_you_mean
 from socialflow.errors import Diagnostic, Severity
 from socialflow.source import Source, Span
 
 __all__ = [
+    "MAX_EXPECTED",
     "TerminalNames",
     "grammar_text",
     "lalr_parser",
+    "parser_stack",
     "reference_parser",
     "syntax_diagnostic",
 ]
@@ -237,6 +240,15 @@ class _LeanLoop(_Parser):
             raise
 
 
+def parser_stack(e: UnexpectedInput) -> list[Any]:
+    """The parser's value stack when ``e`` was raised: the trees reduced so far
+    and the tokens shifted since (empty when lark kept no state)."""
+    interactive = getattr(e, "interactive_parser", None)
+    state = getattr(interactive, "parser_state", None)
+    stack = getattr(state, "value_stack", None)
+    return list(stack) if stack is not None else []
+
+
 def _sync(line_ctr: Any, text: str, pos: int) -> None:
     """Set lark's line counter to offset ``pos`` of ``text``."""
     line_ctr.char_pos = pos
@@ -295,6 +307,12 @@ def _with_positions(build: Callable[[list[Any]], Any]) -> Callable[[list[Any]], 
     return build_with_positions
 
 
+#: The longest "expected one of" list shown; longer ones are cut, and say so.
+MAX_EXPECTED: Final = 8
+_CLOSERS: Final = {"(": ")", "[": "]", "{": "}"}
+_QUOTES: Final = "'\""
+
+
 def syntax_diagnostic(
     source: Source,
     offset: int,
@@ -302,15 +320,28 @@ def syntax_diagnostic(
     e: UnexpectedInput,
     grammar: str,
     terminal_names: TerminalNames,
+    *,
+    groups: Sequence[tuple[str, frozenset[str], int]] = (),
+    word_hints: Mapping[str, tuple[str, str]] | None = None,
+    tuple_hint: bool = False,
 ) -> Diagnostic:
-    """A syntax-error diagnostic for lark's ``e``, with the expected tokens sorted.
+    """A syntax-error diagnostic for lark's ``e``.
 
     ``text`` is what was parsed with ``grammars/<grammar>``, found at ``offset``
     in ``source``; ``terminal_names`` names the grammar's terminals for humans.
+    What was expected is listed grouped: a label of ``groups`` stands for its
+    members (human names) when at least its count of them is expected, and the list
+    stops at :data:`MAX_EXPECTED` entries.  The message points at the opener
+    of an unclosed bracket or string when that is what the error is, and the
+    help suggests the keyword meant (did-you-mean among the expected ones),
+    or what ``word_hints`` says of a word (``"and"`` -> message, help), or,
+    with ``tuple_hint``, a list in brackets for a tuple in parentheses.
     """
     stream_pos: int | None = e.pos_in_stream
     pos = offset + (stream_pos if stream_pos is not None else len(text))
+    stack = parser_stack(e)
     expected: set[str] = set()
+    token: Token | None = None
     if isinstance(e, UnexpectedToken):
         token = e.token
         expected = set(e.accepts or e.expected)
@@ -324,9 +355,18 @@ def syntax_diagnostic(
                 what += "; equality is written `==`"
             width = max(1, len(str(token)))
     elif isinstance(e, UnexpectedCharacters):
-        expected = set(e.allowed or ())
+        expected = _acceptable(e) or set(e.allowed or ())
         at = stream_pos or 0
         ch = text[at] if at < len(text) else ""
+        if ch and ch in _QUOTES:
+            return Diagnostic(
+                Severity.ERROR,
+                "syntax_error",
+                f"unclosed `{ch}`: the string does not end on its line",
+                Span(source, pos, pos + 1),
+                help=f"close it with `{ch}`; a string of several lines is written"
+                f" between `{ch * 3}`",
+            )
         what = _describe_bad_char(text, at, ch)
         width = 1
     elif isinstance(e, UnexpectedEOF):
@@ -337,16 +377,217 @@ def syntax_diagnostic(
     else:  # pragma: no cover - lark has no other UnexpectedInput subclasses
         what = "syntax error"
         width = 1
-    names = sorted({_terminal_name(t, grammar, terminal_names) for t in expected})
-    help_text = f"expected one of: {', '.join(names)}" if names else None
+    literals = _literal_terminals(grammar)
+    found = f"{what.partition(';')[0]} at {Span(source, pos, pos).location()}"
+    unclosed = _unclosed(stack, {literals.get(t) for t in expected}, token, text, offset)
+    if unclosed is not None:
+        opener = str(unclosed)
+        start = offset + (unclosed.start_pos or 0)
+        return Diagnostic(
+            Severity.ERROR,
+            "syntax_error",
+            f"unclosed `{opener}`",
+            Span(source, start, start + 1),
+            help=f"close it with `{_CLOSERS[opener]}`",
+            notes=(f"{found}, with this `{opener}` still open",),
+        )
+    if token is not None and token.type != "$END":
+        string = _string_before(stack, token)
+        if string is not None:
+            start = offset + (string.start_pos or 0)
+            return Diagnostic(
+                Severity.ERROR,
+                "syntax_error",
+                "unclosed string? it runs on to the next quote",
+                Span(source, start, start + 1),
+                help="close the string where it should end",
+                notes=(f"{found}, just after the string",),
+            )
+    keyword = _keyword_read_as_name(stack, token, expected)
+    if keyword is not None:
+        start = offset + (keyword.start_pos or 0)
+        return Diagnostic(
+            Severity.ERROR,
+            "syntax_error",
+            f"an expression is missing before `{keyword}`",
+            Span(source, start, start + len(str(keyword))),
+            help=f"complete the expression: `{keyword}` was read as a name",
+            notes=(f"{found}",),
+        )
+    names = {_terminal_name(t, grammar, terminal_names) for t in expected}
+    hint: str | None = None
+    span = Span(source, pos, pos + width)
+    hinted = _word_hint(stack, token, word_hints or {})
+    if hinted is not None:
+        word, (what, hint) = hinted
+        start = offset + (word.start_pos or 0)
+        span = Span(source, start, start + len(str(word)))
+    elif tuple_hint and token is not None and str(token) == ",":
+        hint = _list_hint(stack, text)
+    elif token is not None and token.type.rpartition("__")[2] == "IDENT":
+        words = [n[1:-1] for n in names if n[:1] == "`" and n[1:-1].isidentifier()]
+        hint = did_you_mean(str(token), words)
+    shown = _grouped(names, groups)
+    listed = f"expected one of: {', '.join(shown)}" if len(shown) > 1 else None
+    if len(shown) == 1:
+        listed = f"expected {shown[0]}"
+    if hint is None:
+        return Diagnostic(Severity.ERROR, "syntax_error", what, span, help=listed)
     return Diagnostic(
-        Severity.ERROR, "syntax_error", what, Span(source, pos, pos + width), help=help_text
+        Severity.ERROR, "syntax_error", what, span, help=hint, notes=(listed,) if listed else ()
     )
 
 
+def _acceptable(e: UnexpectedInput) -> set[str]:
+    """The terminals the parser would take where ``e`` was raised."""
+    interactive = getattr(e, "interactive_parser", None)
+    if interactive is None:
+        return set()
+    try:
+        return set(interactive.accepts())
+    except Exception:  # a lark whose internals differ: lark's own list
+        return set()
+
+
+def _grouped(names: set[str], groups: Sequence[tuple[str, frozenset[str], int]]) -> list[str]:
+    """``names`` sorted, with each group shown as its label (first) where at
+    least its count of members is present, cut to :data:`MAX_EXPECTED` entries."""
+    labels: list[str] = []
+    rest = set(names)
+    for label, members, least in groups:
+        present = rest & members
+        if len(present) >= least:
+            labels.append(label)
+            rest -= present
+    shown = labels + sorted(rest)
+    if len(shown) > MAX_EXPECTED:
+        cut = len(shown) - MAX_EXPECTED + 1
+        shown = [*shown[: MAX_EXPECTED - 1], f"{cut} more"]
+    return shown
+
+
+def _unclosed(
+    stack: list[Any], closers: set[str | None], token: Token | None, text: str, offset: int
+) -> Token | None:
+    """The innermost bracket still open on the parser's ``stack``, when the
+    error is that it was not closed: its closer could come here, and what came
+    instead is the end, a line further down, another closer or a keyword."""
+    pending = 0
+    opener: Token | None = None
+    for item in reversed(stack):
+        if type(item) is not Token:
+            continue
+        value = str(item)
+        if value in _CLOSERS.values() and item.type.rpartition("__")[2] != "STRING":
+            pending += 1
+        elif value in _CLOSERS and item.type.rpartition("__")[2] != "STRING":
+            if pending == 0:
+                opener = item
+                break
+            pending -= 1
+    if opener is None or _CLOSERS[str(opener)] not in closers:
+        return None
+    if token is None:
+        return None
+    if token.type == "$END" or str(token) in _CLOSERS.values():
+        return opener
+    here = token.start_pos or 0
+    line_start = text.rfind("\n", 0, here) + 1
+    if line_start <= (opener.start_pos or 0) or text[line_start:here].strip():
+        return None  # the same line as the opener, or not the first word of its line
+    return opener
+
+
+def _string_before(stack: list[Any], token: Token) -> Token | None:
+    """The string ``token`` follows without a space, when that string probably
+    swallowed the code up to the next quote (``"a && b == "c"``): it holds a
+    space and the token is a word or a quote-opened value."""
+    if not stack or type(stack[-1]) is not Token:
+        return None
+    last: Token = stack[-1]
+    if last.type.rpartition("__")[2] != "STRING" or last.end_pos != token.start_pos:
+        return None
+    body = str(last)
+    if " " not in body or body[:1] not in _QUOTES or body[:3] in ('"""', "'''"):
+        return None
+    return last
+
+
+def _keyword_read_as_name(
+    stack: list[Any], token: Token | None, expected: set[str]
+) -> Token | None:
+    """The keyword an expression swallowed as a name (``a && then route``: the
+    error is at ``route``): the word before the error is a keyword that could
+    have come there."""
+    if token is None or not stack:
+        return None
+    last = stack[-1]
+    while type(last) is Tree:  # the expression reduced: its last word
+        kids = [k for k in last.children if k is not None]
+        if not kids:
+            return None
+        last = kids[-1]
+    if type(last) is not Token or last.type.rpartition("__")[2] != "IDENT":
+        return None
+    if f"_K_{str(last).upper()}" not in expected:
+        return None
+    return last
+
+
+def _word_hint(
+    stack: list[Any], token: Token | None, hints: Mapping[str, tuple[str, str]]
+) -> tuple[Token, tuple[str, str]] | None:
+    """The word of ``hints`` that is the unexpected token, or the identifier
+    just before it (``not x``: the error is at ``x``)."""
+    if not hints or token is None:
+        return None
+    for word in (token, stack[-1] if stack else None):
+        if type(word) is Token and word.type.rpartition("__")[2] == "IDENT" and str(word) in hints:
+            return word, hints[str(word)]
+    return None
+
+
+def _list_hint(stack: list[Any], text: str) -> str | None:
+    """For a `,` inside parentheses that are not a call: the list it meant."""
+    for i in range(len(stack) - 1, -1, -1):
+        item = stack[i]
+        if type(item) is Token and str(item) in _CLOSERS:
+            if str(item) != "(":
+                return None
+            before = stack[i - 1] if i > 0 else None
+            if type(before) is Token and before.type.rpartition("__")[2] == "IDENT":
+                return None  # a call's arguments
+            start = item.start_pos or 0
+            end = _matching(text, start)
+            if end is None:
+                return "a list is written in brackets: `[a, b]`"
+            return f"a list is written in brackets: `[{text[start + 1 : end]}]`"
+    return None
+
+
+def _matching(text: str, start: int) -> int | None:
+    """The offset of the `)` closing the `(` at ``start`` on its line, if any."""
+    depth = 0
+    quote = ""
+    for i in range(start, len(text)):
+        ch = text[i]
+        if ch == "\n":
+            return None
+        if quote:
+            if ch == quote:
+                quote = ""
+        elif ch in _QUOTES:
+            quote = ch
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+            if depth == 0:
+                return i
+    return None
+
+
 def _describe_bad_char(text: str, pos: int, ch: str) -> str:
-    if ch in "'\"":
-        return "unterminated string literal"
     if ch == "=" and text[pos : pos + 2] != "==":
         return "unexpected `=`; equality is written `==`"
     if ch == "&" or ch == "|":

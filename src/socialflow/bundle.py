@@ -28,7 +28,7 @@ from socialflow.access.engine import Access
 from socialflow.cel.limits import Limits
 from socialflow.dsl import ast
 from socialflow.dsl.layers import check_layers
-from socialflow.dsl.parser import parse_module
+from socialflow.dsl.parser import parse_module_recovering
 from socialflow.dsl.program import CheckedProgram
 from socialflow.errors import (
     CheckError,
@@ -198,9 +198,15 @@ def _rebuild(
 def parse_sources(
     sources: Iterable[tuple[str, str]], limits: Limits | None = None
 ) -> list[ast.Module]:
-    """Parse each ``(name, text)``, collecting syntax errors of every file."""
+    """Parse each ``(name, text)``, collecting syntax errors of every file.
+
+    After a syntax error, the rest of the file and the other files are still
+    parsed, and checked: the :class:`ParseError` holds every syntax error and
+    every check error the skipped declarations did not cause.
+    """
     modules: list[ast.Module] = []
     diagnostics: list[Diagnostic] = []
+    unread = False
     for name, text in sources:
         if len(text) > MAX_SOURCE_SIZE:
             diagnostics.append(
@@ -213,14 +219,33 @@ def parse_sources(
                     help="split the rules into several files",
                 )
             )
+            unread = True
             continue
         try:
-            modules.append(parse_module(text, name, limits))
-        except ParseError as e:
+            module, syntax_errors = parse_module_recovering(text, name, limits)
+        except ParseError as e:  # not text: nothing of the file can be checked
             diagnostics.extend(e.diagnostics)
+            unread = True
+            continue
+        modules.append(module)
+        diagnostics.extend(syntax_errors)
     if diagnostics:
-        raise ParseError(diagnostics)
+        if not unread:
+            diagnostics.extend(_check_diagnostics(modules))
+        raise ParseError(sorted(diagnostics, key=_position))
     return modules
+
+
+def _check_diagnostics(modules: list[ast.Module]) -> tuple[Diagnostic, ...]:
+    """What the check finds in the declarations that parsed (errors and warnings)."""
+    try:
+        return check_layers(modules)[0].warnings  # the layers' problems too, each once
+    except CheckError as e:
+        return e.diagnostics
+
+
+def _position(d: Diagnostic) -> tuple[str, int]:
+    return ("", 0) if d.span is None else (d.span.source.name, d.span.start)
 
 
 @contextlib.contextmanager

@@ -223,6 +223,24 @@ def test_dyn_still_rejects_impossible_arguments() -> None:
         ),
         ("fooBar(1)", "undeclared_function", "undeclared function `fooBar`", None),
         (
+            "s.lower()",
+            "undeclared_function",
+            "undeclared function `lower`",
+            "CEL's name for it is `lowerAscii`: write `s.lowerAscii()`",
+        ),
+        (
+            "len(l)",
+            "undeclared_function",
+            "undeclared function `len`",
+            "CEL's name for it is `size`: write `size(l)`",
+        ),
+        (
+            "s.startswith('a')",
+            "undeclared_function",
+            "undeclared function `startswith`",
+            "CEL's name for it is `startsWith`: write `s.startsWith('a')`",
+        ),
+        (
             "s.lowerAsci()",
             "undeclared_function",
             "undeclared function `lowerAsci`",
@@ -238,93 +256,93 @@ def test_dyn_still_rejects_impossible_arguments() -> None:
         (
             "1 + 'a'",
             "no_matching_overload",
-            "no matching overload for `_+_` applied to (int, string)",
-            None,
+            "cannot apply `+` to int and string",
+            "convert one side: `1 + int('a')` or `string(1) + 'a'`",
         ),
         (
             "'a' == 1",
             "no_matching_overload",
-            "no matching overload for `_==_` applied to (string, int)",
-            None,
+            "cannot compare string with int using `==`",
+            "convert one side: `'a' == string(1)` or `int('a') == 1`",
         ),
         (
             "[1] == ['a']",
             "no_matching_overload",
-            "no matching overload for `_==_` applied to (list(int), list(string))",
+            "cannot compare list(int) with list(string) using `==`",
             None,
         ),
         (
             "1 == null",
             "no_matching_overload",
-            "no matching overload for `_==_` applied to (int, null_type)",
+            "cannot compare int with null_type using `==`",
             None,
         ),
         (
             "i < s",
             "no_matching_overload",
-            "no matching overload for `_<_` applied to (int, string)",
-            None,
+            "cannot compare int with string using `<`",
+            "convert one side: `i < int(s)` or `string(i) < s`",
         ),
         (
             "l < l",
             "no_matching_overload",
-            "no matching overload for `_<_` applied to (list(int), list(int))",
+            "cannot compare list(int) with list(int) using `<`",
             None,
         ),
         (
             "ok && 1",
             "no_matching_overload",
-            "no matching overload for `_&&_` applied to (bool, int)",
+            "`&&` needs bool operands, not bool and int",
             None,
         ),
-        ("!i", "no_matching_overload", "no matching overload for `!_` applied to (int)", None),
-        ("-u", "no_matching_overload", "no matching overload for `-_` applied to (uint)", None),
+        ("!i", "no_matching_overload", "`!` needs a bool, not int", None),
+        ("-u", "no_matching_overload", "cannot negate uint with `-`", None),
         (
             "f % 2.0",
             "no_matching_overload",
-            "no matching overload for `_%_` applied to (double, double)",
+            "cannot apply `%` to double and double",
             None,
         ),
         (
             "i ? 1 : 2",
             "no_matching_overload",
-            "no matching overload for `_?_:_` applied to (int, int, int)",
+            "the condition before `?` must be a bool, not int",
             None,
         ),
         (
             "ok ? 1 : 'a'",
             "no_matching_overload",
-            "no matching overload for `_?_:_` applied to (bool, int, string)",
+            "the two branches of `? :` differ: int and string",
             None,
         ),
         (
             "'a' in l",
             "no_matching_overload",
-            "no matching overload for `@in` applied to (string, list(int))",
+            "cannot look for string `in` list(int)",
             None,
         ),
         (
             "1 in s",
             "no_matching_overload",
-            "no matching overload for `@in` applied to (int, string)",
-            None,
+            "cannot look for int `in` string",
+            "to look for text in a string, write `s.contains(string(1))`",
         ),
         (
             "l['a']",
             "no_matching_overload",
-            "no matching overload for `_[_]` applied to (list(int), string)",
+            "cannot index list(int) with string",
             None,
         ),
         (
             "m[1]",
             "no_matching_overload",
-            "no matching overload for `_[_]` applied to (map(string, int), int)",
+            "cannot index map(string, int) with int",
             None,
         ),
         (
             "s[0]",
             "no_matching_overload",
-            "no matching overload for `_[_]` applied to (string, int)",
+            "cannot index string with int",
             None,
         ),
         (
@@ -503,8 +521,7 @@ def test_rendered_error_names_the_source() -> None:
     with pytest.raises(CheckError) as info:
         sf.cel.compile("x + 'a'", {"x": "int"}, name="rules.sf")
     assert str(info.value).splitlines()[0] == (
-        "rules.sf:1:1: error[no_matching_overload]: "
-        "no matching overload for `_+_` applied to (int, string)"
+        "rules.sf:1:1: error[no_matching_overload]: cannot apply `+` to int and string"
     )
 
 

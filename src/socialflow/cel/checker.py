@@ -125,6 +125,121 @@ _BINARY_TEXT: Final = {
 }
 
 
+_UNARY_TEXT: Final = {"!_": "!", "-_": "-"}
+_COMPARISONS: Final = frozenset(["_==_", "_!=_", "_<_", "_<=_", "_>_", "_>=_"])
+_ARITHMETIC: Final = frozenset(["_+_", "_-_", "_*_", "_/_", "_%_"])
+#: Which conversion function turns a value of one type into another: the
+#: target's name (``int(...)``), keyed by (from, to).
+_CONVERSIONS: Final = frozenset(
+    [
+        *((t, INT) for t in (STRING, DOUBLE, UINT)),
+        *((t, UINT) for t in (STRING, DOUBLE, INT)),
+        *((t, DOUBLE) for t in (STRING, INT, UINT)),
+        *((t, STRING) for t in (INT, UINT, DOUBLE, BOOL, BYTES)),
+    ]
+)
+#: Characters of an operand shown in a suggested rewrite before it is cut short.
+_OPERAND_SHOWN: Final = 40
+#: Functions of other languages -> CEL's, and whether CEL's is called as a method.
+_OTHER_LANGUAGES: Final = {
+    "lower": ("lowerAscii", True),
+    "toLowerCase": ("lowerAscii", True),
+    "tolower": ("lowerAscii", True),
+    "upper": ("upperAscii", True),
+    "toUpperCase": ("upperAscii", True),
+    "toupper": ("upperAscii", True),
+    "len": ("size", False),
+    "length": ("size", False),
+    "count": ("size", False),
+    "startswith": ("startsWith", True),
+    "endswith": ("endsWith", True),
+    "includes": ("contains", True),
+    "strip": ("trim", True),
+    "find": ("indexOf", True),
+    "str": ("string", False),
+    "float": ("double", False),
+}
+
+
+def _other_language_help(node: ast.Call) -> str | None:
+    """``s.lower()`` -> "CEL's name for it is `lowerAscii`: write `s.lowerAscii()`"."""
+    known = _OTHER_LANGUAGES.get(node.function)
+    if known is None:
+        return None
+    meant, method = known
+    values = [_operand_text(o) for o in _operands(node)]
+    if method and values:
+        written = f"{values[0]}.{meant}({', '.join(values[1:])})"
+    else:
+        written = f"{meant}({', '.join(values)})"
+    return f"CEL's name for it is `{meant}`: write `{written}`"
+
+
+def _operands(node: ast.Call) -> tuple[ast.Expr, ...]:
+    return node.args if node.target is None else (node.target, *node.args)
+
+
+def _operator_message(
+    name: str, args: tuple[CelType, ...], operands: tuple[ast.Expr, ...]
+) -> tuple[str, str | None] | None:
+    """The message and help for an operator applied to types it does not take,
+    with the operator as written (``<=``, not ``_<=_``); ``None`` for a function."""
+    types = [format_type(t) for t in args]
+    if name in _UNARY_TEXT and len(args) == 1:
+        if name == "!_":
+            return f"`!` needs a bool, not {types[0]}", None
+        return f"cannot negate {types[0]} with `-`", None
+    if name == "_[_]" and len(args) == 2:
+        return f"cannot index {types[0]} with {types[1]}", None
+    if name == "_?_:_" and len(args) == 3:
+        if not _unify(BOOL, args[0], {}):
+            return f"the condition before `?` must be a bool, not {types[0]}", None
+        return f"the two branches of `? :` differ: {types[1]} and {types[2]}", None
+    if name not in _BINARY_TEXT or len(args) != 2:
+        return None
+    op = _BINARY_TEXT[name]
+    left, right = args
+    if name in ("_&&_", "_||_"):
+        return f"`{op}` needs bool operands, not {types[0]} and {types[1]}", None
+    if name == "@in":
+        message = f"cannot look for {types[0]} `in` {types[1]}"
+        if right == STRING and len(operands) == 2:
+            a, b = (_operand_text(o) for o in operands)
+            item = a if left == STRING else f"string({a})"
+            return message, f"to look for text in a string, write `{b}.contains({item})`"
+        return message, None
+    if name in _COMPARISONS:
+        message = f"cannot compare {types[0]} with {types[1]} using `{op}`"
+    elif name in _ARITHMETIC:
+        message = f"cannot apply `{op}` to {types[0]} and {types[1]}"
+    else:  # pragma: no cover - every binary operator is one of the above
+        return None
+    return message, _conversion_help(op, left, right, operands)
+
+
+def _conversion_help(
+    op: str, left: CelType, right: CelType, operands: tuple[ast.Expr, ...]
+) -> str | None:
+    """``convert one side: `a <= int(b)` or `string(a) <= b``` where a
+    conversion function fits."""
+    if len(operands) != 2 or left == right:
+        return None
+    a, b = (_operand_text(o) for o in operands)
+    options = []
+    if (right, left) in _CONVERSIONS:
+        options.append(f"`{a} {op} {format_type(left)}({b})`")
+    if (left, right) in _CONVERSIONS:
+        options.append(f"`{format_type(right)}({a}) {op} {b}`")
+    if not options:
+        return None
+    return f"convert one side: {' or '.join(options)}"
+
+
+def _operand_text(operand: ast.Expr) -> str:
+    text = " ".join(operand.span.text().split())
+    return text if len(text) <= _OPERAND_SHOWN else f"{text[: _OPERAND_SHOWN - 3]}..."
+
+
 def _function_names() -> tuple[str, ...]:
     names = {n for n in (*SIGNATURES, *FUNCTIONS) if n not in OPERATORS}
     return tuple(sorted(names))
@@ -569,11 +684,9 @@ class _Checker:
         receiver = () if node.target is None else (self.check(node.target, scope),)
         args = (*receiver, *(self.check(a, scope) for a in node.args))
         if name not in SIGNATURES and name not in FUNCTIONS:
+            help_text = _other_language_help(node) or suggest(name, _function_names())
             return self.error(
-                "undeclared_function",
-                f"undeclared function `{name}`",
-                node.span,
-                suggest(name, _function_names()),
+                "undeclared_function", f"undeclared function `{name}`", node.span, help_text
             )
         if node.target is not None and name in GLOBAL_ONLY:
             return self.error(
@@ -606,7 +719,7 @@ class _Checker:
     ) -> CelType:
         resolved = _resolve(name, args)
         if resolved is None:
-            return self.no_overload(name, args, node.span, overloads)
+            return self.no_overload(name, args, node.span, overloads, _operands(node))
         self.overloads[id(node)], result = resolved
         return result
 
@@ -616,7 +729,11 @@ class _Checker:
         args: tuple[CelType, ...],
         span: Span,
         overloads: tuple[Overload, ...] = (),
+        operands: tuple[ast.Expr, ...] = (),
     ) -> CelType:
+        operator = _operator_message(name, args, operands)
+        if operator is not None:
+            return self.error("no_matching_overload", operator[0], span, operator[1])
         help_text = None
         if overloads and name not in OPERATORS and len(overloads) <= 4:
             shown = [f"`{signature_text(name, o.params)}`" for o in overloads]
@@ -637,7 +754,7 @@ class _Checker:
         if len(args) == 2 and _comparable(args[0], args[1]):
             self.overloads[id(node)] = SIGNATURES[node.function]
             return BOOL
-        return self.no_overload(node.function, args, node.span)
+        return self.no_overload(node.function, args, node.span, (), _operands(node))
 
     def membership(self, node: ast.Call, args: tuple[CelType, ...]) -> CelType:
         if len(args) == 2:
@@ -655,7 +772,7 @@ class _Checker:
             if ok:
                 self.overloads[id(node)] = SIGNATURES["@in"]
                 return BOOL
-        return self.no_overload("@in", args, node.span)
+        return self.no_overload("@in", args, node.span, (), _operands(node))
 
     def conditional(self, node: ast.Call, args: tuple[CelType, ...]) -> CelType:
         if len(args) == 3 and _unify(BOOL, args[0], {}):

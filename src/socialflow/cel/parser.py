@@ -27,7 +27,9 @@ from socialflow.source import Source, Span
 
 __all__ = [
     "RESERVED",
+    "SYNTAX_GROUPS",
     "TERMINAL_NAMES",
+    "WORD_HINTS",
     "build_expr",
     "decode_string",
     "parse",
@@ -100,6 +102,35 @@ TERMINAL_NAMES: Final = {
 }
 
 
+#: How "expected" lists group the human names of CEL's terminals: (label, members,
+#: how many must be expected for the label to stand for them).
+SYNTAX_GROUPS: Final = (
+    (
+        "an expression",
+        frozenset(
+            [
+                *("`!`", "`(`", "`-`", "`[`", "`{`", "`false`", "`null`", "`true`", "bytes"),
+                *("identifier", "integer", "number", "string", "unsigned integer"),
+            ]
+        ),
+        6,
+    ),
+    (
+        "an operator",
+        frozenset(
+            ["`&&`", "`||`", "`?`", "comparison operator", "`+` or `-`", "`*`, `/` or `%`", "`in`"]
+        ),
+        2,
+    ),
+)
+#: Words of other languages written where CEL has an operator: message, help.
+WORD_HINTS: Final = {
+    "and": ("`and` is not an operator in CEL", "write `&&`: `a && b`"),
+    "or": ("`or` is not an operator in CEL", "write `||`: `a || b`"),
+    "not": ("`not` is not an operator in CEL", "write `!`: `!a`, `!(a && b)`"),
+}
+
+
 def parse(text: str, name: str = "<expr>", limits: Limits | None = None) -> ast.Expr:
     """Parse CEL ``text`` into an AST.  ``name`` is used in error positions.
 
@@ -134,7 +165,19 @@ def _parse_source(
         tree = lalr_parser("cel.lark").parse(text)
     except UnexpectedInput as e:
         raise ParseError(
-            [syntax_diagnostic(source, offset, text, e, "cel.lark", TERMINAL_NAMES.get)]
+            [
+                syntax_diagnostic(
+                    source,
+                    offset,
+                    text,
+                    e,
+                    "cel.lark",
+                    TERMINAL_NAMES.get,
+                    groups=SYNTAX_GROUPS,
+                    word_hints=WORD_HINTS,
+                    tuple_hint=True,
+                )
+            ]
         ) from None
     builder = _Builder(source, offset, limits)
     try:

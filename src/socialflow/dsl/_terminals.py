@@ -12,11 +12,13 @@ from typing import Final
 from lark.exceptions import UnexpectedInput
 
 from socialflow import _syntax
+from socialflow.cel.parser import SYNTAX_GROUPS as CEL_SYNTAX_GROUPS
 from socialflow.cel.parser import TERMINAL_NAMES as CEL_TERMINAL_NAMES
+from socialflow.cel.parser import WORD_HINTS
 from socialflow.errors import Diagnostic
 from socialflow.source import Source
 
-__all__ = ["syntax_diagnostic", "terminal_name"]
+__all__ = ["ACTION_KEYWORDS", "DECLARATION_KEYWORDS", "syntax_diagnostic", "terminal_name"]
 
 _CEL_PREFIX: Final = "cel__"
 #: Terminals the DSL grammar imports from CEL's by name (they keep their names).
@@ -30,8 +32,53 @@ _DSL_TERMINAL_NAMES: Final = {
     "OPTIONAL": "`?`",
     "ALL_PERMISSIONS": "`*`",
     "NOT": "`not`",
+    "OVERRIDE": "`override`",
     "$END": "end of input",
 }
+
+
+#: The keywords that begin a declaration, and those that begin a rule's action.
+DECLARATION_KEYWORDS: Final = (
+    "ruleset",
+    "schema",
+    "input",
+    "queue",
+    "calendar",
+    "sla",
+    "escalation",
+    "rule",
+    "test",
+    "permission",
+    "role",
+    "permit",
+    "forbid",
+    "exclusive",
+    "workflow",
+    "base",
+    "override",
+)
+ACTION_KEYWORDS: Final = (
+    "route",
+    "assign",
+    "priority",
+    "tag",
+    "sla",
+    "escalate",
+    "respond",
+    "ignore",
+    "set",
+    "stop",
+)
+#: How "expected" lists group the DSL's terminals (see ``_syntax.syntax_diagnostic``).
+_GROUPS: Final = (
+    (
+        "a declaration",
+        frozenset([f"`{k}`" for k in DECLARATION_KEYWORDS] + ["`permit` or `forbid`"]),
+        4,
+    ),
+    ("an action", frozenset(f"`{k}`" for k in ACTION_KEYWORDS), 4),
+    *CEL_SYNTAX_GROUPS,
+)
 
 
 def terminal_name(name: str) -> str | None:
@@ -51,4 +98,14 @@ def syntax_diagnostic(
     source: Source, offset: int, text: str, e: UnexpectedInput, grammar: str
 ) -> Diagnostic:
     """:func:`socialflow._syntax.syntax_diagnostic` with the DSL's terminal names."""
-    return _syntax.syntax_diagnostic(source, offset, text, e, grammar, terminal_name)
+    return _syntax.syntax_diagnostic(
+        source,
+        offset,
+        text,
+        e,
+        grammar,
+        terminal_name,
+        groups=_GROUPS,
+        word_hints=WORD_HINTS,
+        tuple_hint=True,
+    )

@@ -20,6 +20,7 @@ __all__ = [
     "Action",
     "AdvanceStep",
     "AssignAction",
+    "BrokenDecl",
     "CalendarDecl",
     "CelText",
     "DataDecl",
@@ -732,8 +733,19 @@ Decl = (
 
 
 @attrs.frozen
+class BrokenDecl:
+    """A declaration the parser skipped after a syntax error: what it would have
+    declared, as far as the text says (``queue care {`` -> ``queue``, ``care``).
+    The check reports no undeclared-name error for these names."""
+
+    kind: str
+    names: tuple[Name, ...]
+
+
+@attrs.frozen
 class Module:
-    """One parsed file."""
+    """One parsed file.  ``broken``: the declarations skipped after syntax errors."""
 
     name: str
     decls: tuple[Decl, ...]
+    broken: tuple[BrokenDecl, ...] = ()

@@ -14,15 +14,16 @@ from datetime import timedelta
 from typing import Any, Final
 
 from lark import Token, Tree
-from lark.exceptions import UnexpectedInput
+from lark.exceptions import UnexpectedInput, UnexpectedToken
+from lark.utils import TextSlice
 
-from socialflow._syntax import lalr_parser
+from socialflow._syntax import lalr_parser, parser_stack
 from socialflow.cel import ast as cel_ast
 from socialflow.cel.limits import Limits
 from socialflow.cel.parser import build_expr, decode_string, make_span
 from socialflow.cel.values import INT_MAX, INT_MIN
 from socialflow.dsl import ast
-from socialflow.dsl._terminals import syntax_diagnostic
+from socialflow.dsl._terminals import DECLARATION_KEYWORDS, syntax_diagnostic
 from socialflow.errors import Diagnostic, ParseError, Severity, SourceLimitError
 from socialflow.source import Source, Span
 
@@ -32,11 +33,25 @@ __all__ = [
     "normalise_text",
     "parse_duration_literal",
     "parse_module",
+    "parse_module_recovering",
 ]
 
 _GRAMMAR: Final = "socialflow.lark"
-_DURATION_PART: Final = re.compile(r"([0-9]+)([dhms])")
-_UNIT_SECONDS: Final = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+#: The units of a duration literal, largest first: letter, seconds, name.  The
+#: parser and the error message for a bad duration follow this one table (the
+#: grammar's ``DURATION`` terminal lists the letters too).
+DURATION_UNITS: Final = (
+    ("d", 86400, "days"),
+    ("h", 3600, "hours"),
+    ("m", 60, "minutes"),
+    ("s", 1, "seconds"),
+)
+_UNIT_SECONDS: Final = {unit: seconds for unit, seconds, _ in DURATION_UNITS}
+_DURATION_PART: Final = re.compile(rf"([0-9]+)([{''.join(_UNIT_SECONDS)}])")
+#: What was written where a duration was expected: a number, and a word after it.
+_BAD_DURATION: Final = re.compile(
+    r"(?P<number>[0-9][0-9.]*)(?:[ \t]*(?P<word>[A-Za-z_][A-Za-z0-9_]*))?"
+)
 _BUSINESS: Final = re.compile(r"([0-9]+)[ \t]+business[ \t]+(day|hour)s?")
 
 #: The longest duration literal (``sla``, ``escalation``, workflow ``timeout``):
@@ -73,9 +88,193 @@ def parse_module(text: str, name: str = "<rules>", limits: Limits | None = None)
     try:
         tree = lalr_parser(_GRAMMAR).parse(text)
     except UnexpectedInput as e:
-        raise ParseError([syntax_diagnostic(source, 0, text, e, _GRAMMAR)]) from None
+        raise ParseError([_syntax_error(source, e)]) from None
     builder = _Builder(source, limits or Limits())
     return ast.Module(name, tuple(builder.decl(child) for child in _kids(tree)))
+
+
+def parse_module_recovering(
+    text: str, name: str = "<rules>", limits: Limits | None = None
+) -> tuple[ast.Module, tuple[Diagnostic, ...]]:
+    """Parse one DSL file, going on after syntax errors.
+
+    A syntax error stops only the declaration it is in: parsing resumes at the
+    next line that begins a declaration (:func:`_resync`), no further indented
+    than the broken one.  The module holds every declaration that parsed, and
+    in ``broken`` the names the skipped ones would have declared, so that the
+    check reports nothing that only their absence causes.  A literal out of
+    range drops its declaration the same way.
+
+    Returns the module and the syntax errors, in source order (none when
+    :func:`parse_module` would succeed; the module is then the same).
+
+    Raises:
+        ParseError: the text is not valid Unicode (nothing of it can be read).
+        SourceLimitError: a type or an expression nests too deeply.
+    """
+    text = normalise_text(text)
+    source = Source(name, text)
+    bad = _SURROGATE.search(text)
+    if bad is not None:
+        raise ParseError([_encoding_diagnostic(source, bad.start())])
+    builder = _Builder(source, limits or Limits())
+    parser = lalr_parser(_GRAMMAR)
+    decls: list[ast.Decl] = []
+    broken: list[ast.BrokenDecl] = []
+    diagnostics: list[Diagnostic] = []
+    pos = 0
+    while True:
+        resume: int | None = None
+        try:
+            trees = _kids(parser.parse(TextSlice(text, pos, len(text)) if pos else text))
+        except UnexpectedInput as e:
+            diagnostics.append(_syntax_error(source, e))
+            trees, start, error_at = _completed(e, len(text))
+            block = max(start if start is not None else error_at, pos)
+            if block < error_at:  # what precedes the error may be whole declarations
+                try:
+                    trees += _kids(parser.parse(TextSlice(text, block, error_at)))
+                    block = error_at
+                except UnexpectedInput:
+                    pass
+            resume = _resync(text, block, error_at)
+            broken.extend(_declared_by(source, block))
+        for tree in trees:
+            try:
+                decls.append(builder.decl(tree))
+            except ParseError as e:
+                diagnostics.extend(e.diagnostics)
+                broken.extend(_declared_by(source, builder.span(tree).start))
+        if resume is None:
+            break
+        pos = resume
+    if not diagnostics:
+        return ast.Module(name, tuple(decls)), ()
+    ordered = sorted(diagnostics, key=lambda d: d.span.start if d.span else 0)
+    return ast.Module(name, tuple(decls), tuple(broken)), tuple(ordered)
+
+
+_IDENT_RE: Final = r"[A-Za-z_][A-Za-z0-9_]*"
+#: The keywords that also begin lines inside blocks (an action `sla standard`,
+#: a target `role "x"`) count only in the shape only a declaration has.
+_DECLARATION_SHAPES: Final = {
+    "sla": rf"sla\s+{_IDENT_RE}\s*\{{",
+    "role": rf"role\s+{_IDENT_RE}\s*(?:\{{|extends(?![A-Za-z0-9_]))",
+    "test": r'test\s+"',
+    "base": rf"base\s+{_IDENT_RE}\s*=",
+    "override": r"override\s+rule(?![A-Za-z0-9_])",
+}
+#: A line that begins a declaration.
+_RESYNC: Final = re.compile(
+    r"^(?P<indent>[ \t]*)(?P<kw>"
+    + "|".join(_DECLARATION_SHAPES.get(k, rf"{k}(?![A-Za-z0-9_])") for k in DECLARATION_KEYWORDS)
+    + ")",
+    re.MULTILINE,
+)
+#: What a declaration's first words say it declares: the keyword, then names.
+_DECLARES: Final = re.compile(
+    rf"(?:override\s+)?(?P<kw>schema|input|queue|calendar|sla|escalation|rule|permission|role|workflow|base)"
+    rf"\s+(?P<names>{_IDENT_RE}(?:\s*,\s*{_IDENT_RE})*)"
+)
+_NAME: Final = re.compile(_IDENT_RE)
+
+
+def _syntax_error(source: Source, e: UnexpectedInput) -> Diagnostic:
+    """The diagnostic for lark's ``e``: a bad duration said as one, else the
+    general syntax error."""
+    if isinstance(e, UnexpectedToken) and "DURATION" in (e.accepts or e.expected):
+        start = e.token.start_pos or 0
+        m = _BAD_DURATION.match(source.text, start)
+        if m is not None:
+            return _duration_diagnostic(source, m)
+    return syntax_diagnostic(source, 0, source.text, e, _GRAMMAR)
+
+
+def _duration_diagnostic(source: Source, m: re.Match[str]) -> Diagnostic:
+    """``15min`` or ``2 hours`` where a duration was expected: the whole of it
+    under the caret, the units listed, and the literal meant when the word
+    names a unit."""
+    units = ", ".join(f"`{unit}` ({name})" for unit, _, name in DURATION_UNITS)
+    first, second = DURATION_UNITS[1][0], DURATION_UNITS[2][0]
+    how = (
+        f"a duration is a whole number and a unit, with no space between: {units};"
+        f" several go largest first, as in `15{second}` or `1{first}30{second}`;"
+        " an sla on a calendar also takes `2 business days` or `4 business hours`"
+    )
+    number = m.group("number")
+    word = (m.group("word") or "").lower()
+    meant = next(
+        (
+            unit
+            for unit, _, name in DURATION_UNITS
+            if word and (word in (unit, name) or name.startswith(word.rstrip("s")))
+        ),
+        None,
+    )
+    help_text, notes = how, tuple[str, ...]()
+    if word and number.isdigit() and meant is not None:
+        help_text, notes = f"write `{number}{meant}`", (how,)
+    return Diagnostic(
+        Severity.ERROR,
+        "syntax_error",
+        f"`{_shorten(m.group())}` is not a duration",
+        Span(source, m.start(), m.end()),
+        help=help_text,
+        notes=notes,
+    )
+
+
+def _completed(e: UnexpectedInput, end: int) -> tuple[list[Any], int | None, int]:
+    """From lark's state at the error ``e``: the trees of the declarations
+    completed before it, where the broken one starts (``None``: at the error),
+    and the offset of the error."""
+    if isinstance(e, UnexpectedToken) and e.token.type == "$END":
+        error_at = end
+    else:
+        stream_pos: int | None = e.pos_in_stream
+        error_at = end if stream_pos is None or stream_pos < 0 else stream_pos
+    stack = parser_stack(e)
+    done: list[Any] = []
+    if stack and isinstance(stack[0], Tree) and str(stack[0].data).startswith("__start_star"):
+        done = _kids(stack[0])
+        stack = stack[1:]
+    for item in stack:
+        if isinstance(item, Token) and item.start_pos is not None:
+            return done, item.start_pos, error_at
+        if isinstance(item, Tree) and not item.meta.empty:
+            return done, item.meta.start_pos, error_at
+    return done, None, error_at
+
+
+def _resync(text: str, block: int, error_at: int) -> int | None:
+    """Where parsing resumes after a syntax error at ``error_at`` in the
+    declaration starting at ``block``: the next line, from the error on, that
+    begins a declaration no further indented than the broken one."""
+    line_start = text.rfind("\n", 0, block) + 1
+    indent = len(text[line_start:block]) - len(text[line_start:block].lstrip(" \t"))
+    if text[line_start:block].strip():  # the broken one does not begin its line
+        indent = block - line_start
+    after = error_at if error_at > block else error_at + 1
+    for m in _RESYNC.finditer(text, text.rfind("\n", 0, after) + 1):
+        start = m.start("kw")
+        if start >= after and len(m.group("indent")) <= indent:
+            return start
+    return None
+
+
+def _declared_by(source: Source, start: int) -> list[ast.BrokenDecl]:
+    """What the declaration at ``start`` would have declared: its keyword and
+    the names after it (none when its first words do not say)."""
+    m = _DECLARES.match(source.text, start)
+    if m is None:
+        word = _NAME.match(source.text, start)
+        return [ast.BrokenDecl(word.group() if word else "", ())]
+    offset = m.start("names")
+    names = tuple(
+        ast.Name(n.group(), Span(source, offset + n.start(), offset + n.end()))
+        for n in _NAME.finditer(m.group("names"))
+    )
+    return [ast.BrokenDecl(m.group("kw"), names)]
 
 
 def normalise_text(text: str) -> str:

@@ -36,6 +36,11 @@ class Context:
     def __init__(self, modules: Sequence[ast.Module]) -> None:
         self.modules = modules
         self.decls: list[ast.Decl] = [d for m in modules for d in m.decls]
+        #: (kind, name) of what declarations skipped after a syntax error would have
+        #: declared: using one is not an error (the syntax error says it all)
+        self.broken: frozenset[tuple[str, str]] = frozenset(
+            (b.kind, n.text) for m in modules for b in m.broken for n in b.names
+        )
         self.diagnostics: list[Diagnostic] = []
         #: (kind, name) of every declaration something refers to (for the unused lint)
         self.used: set[tuple[str, str]] = set()
@@ -101,6 +106,8 @@ class Context:
         self.used.add((kind, name.text))
         if name.text in known:
             return True
+        if (kind, name.text) in self.broken:
+            return False
         self.error(
             code, f"undeclared {kind} `{name.text}`", name.span, self.suggest(name.text, known)
         )

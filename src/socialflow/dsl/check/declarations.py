@@ -52,11 +52,16 @@ def check_input(ctx: Context) -> None:
             notes=(f"first declared at {ctx.location(inputs[0].span)}",),
         )
     if not inputs:
+        for kind, name in sorted(ctx.broken):
+            if kind == "input":  # its declaration has a syntax error: any message will do
+                ctx.declarations[name] = "dyn"
         return
     decl = inputs[0]
     if decl.var.text == "now":
         ctx.error("reserved_name", "`now` is always bound; name the input otherwise", decl.var.span)
-    if ctx.resolve("schema", decl.schema, ctx.schema_decls, "undeclared_schema"):
+    if ("schema", decl.schema.text) in ctx.broken:
+        ctx.declarations[decl.var.text] = "dyn"
+    elif ctx.resolve("schema", decl.schema, ctx.schema_decls, "undeclared_schema"):
         ctx.input_var, ctx.input_schema = decl.var.text, decl.schema.text
         if decl.schema.text in ctx.object_types:
             ctx.declarations[ctx.input_var] = ctx.object_types[decl.schema.text]

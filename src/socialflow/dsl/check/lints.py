@@ -77,7 +77,11 @@ def lint_rules(ctx: Context) -> None:
 
 
 def lint_unused(ctx: Context) -> None:
-    """Queues, calendars, SLAs, escalations and schemas nothing refers to."""
+    """Queues, calendars, SLAs, escalations and schemas nothing refers to
+    (not said when a declaration was skipped after a syntax error: it may be
+    what used them)."""
+    if any(m.broken for m in ctx.modules):
+        return
     groups: list[tuple[str, dict[str, Any]]] = [
         ("queue", ctx.queue_decls),
         ("calendar", ctx.calendar_decls),

@@ -279,6 +279,8 @@ def type_text(ctx: Context, ref: ast.TypeRef, schemas: dict[str, ast.SchemaDecl]
     if name in schemas:
         ctx.used.add(("schema", name))
         return name
+    if ("schema", name) in ctx.broken:
+        return "dyn"
     ctx.error(
         "undeclared_type",
         f"undeclared type `{name}`",
