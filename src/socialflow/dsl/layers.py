@@ -74,8 +74,14 @@ def compose(modules: Sequence[ast.Module]) -> Composition:
     for module in modules:
         header = _header(module)
         if header is None or header.extends is None:
+            stray = _overrides_outside_layer(module)
+            if stray:  # reported once, and left out so they cause nothing more
+                diagnostics += stray
+                kept = tuple(
+                    d for d in module.decls if not (isinstance(d, ast.RuleDecl) and d.override)
+                )
+                module = attrs.evolve(module, decls=kept)
             base.append(module)
-            diagnostics += _overrides_outside_layer(module)
             continue
         name = header.name.text
         if name in own:
@@ -93,7 +99,7 @@ def compose(modules: Sequence[ast.Module]) -> Composition:
             continue
         own[name] = (header, module)
     if not own:
-        return Composition(tuple(modules), (), tuple(diagnostics))
+        return Composition(tuple(base), (), tuple(diagnostics))
 
     base_header = next((h for h in map(_header, base) if h is not None), None)
     base_name = base_header.name.text if base_header is not None else None
@@ -194,9 +200,11 @@ def _apply(
     layer's own file."""
     diagnostics: list[Diagnostic] = []
     replace: dict[str, ast.RuleDecl] = {}
-    parent_rules = {
-        d.name.text: d for m in parent_modules for d in m.decls if isinstance(d, ast.RuleDecl)
-    }
+    parent_rules: dict[str, ast.RuleDecl] = {}
+    for parent in parent_modules:
+        for d in parent.decls:
+            if isinstance(d, ast.RuleDecl):
+                parent_rules.setdefault(d.name.text, d)  # a duplicate is the base's error
     kept: list[ast.Decl] = []
     added: list[str] = []
     for decl in module.decls:
@@ -293,7 +301,7 @@ def check_layers(
     """
     composition = compose(modules)
     if not composition.layers and not composition.diagnostics:
-        return check_modules(modules, strict=strict), {}
+        return check_modules(composition.base, strict=strict), {}
     reported: dict[tuple[object, ...], Diagnostic] = {}
 
     def keep(found: Sequence[Diagnostic], own_file: str | None) -> None:
