@@ -680,7 +680,7 @@ def test_thousands_of_workflows_with_errors() -> None:
 
 def test_thousands_of_conflicting_rules_with_a_long_first_condition() -> None:
     n = 2000
-    long = " && ".join(f'msg.t != "{i}"' for i in range(100))
+    long = "has(msg.t) && " + " && ".join(f'msg.t != "{i}"' for i in range(100))
     queues = "".join(f"queue q{i}\n" for i in range(n))
     rules = f"rule r0 {{ when {long} then route q0 }}\n" + "".join(
         f"rule r{i} {{ when msg.a == {i} then route q{i} }}\n" for i in range(1, n)

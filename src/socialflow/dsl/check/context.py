@@ -136,16 +136,19 @@ class Context:
         self._suggestion_budget -= len(candidates)
         return did_you_mean(name, candidates)
 
-    def cel(self, text: ast.CelText, declarations: dict[str, Any], want_bool: bool) -> None:
-        """Type-check an embedded CEL expression against ``declarations``."""
+    def cel(self, text: ast.CelText, declarations: dict[str, Any], want_bool: bool) -> bool:
+        """Type-check an embedded CEL expression against ``declarations``; False
+        when it has errors."""
         try:
             result = check_cel(text.expr, declarations)
         except SourceError as e:  # a CheckError, or a SourceLimitError (too deep)
             self.diagnostics.extend(e.diagnostics)
-            return
+            return False
         name = str(result)
         if want_bool and name not in ("bool", "dyn"):
             self.error("type_error", f"a condition must be a `bool`, not `{name}`", text.span)
+            return False
+        return True
 
     # -- diagnostics -----------------------------------------------------------------------
     def location(self, span: Span) -> str:

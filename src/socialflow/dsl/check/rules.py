@@ -8,6 +8,7 @@ from typing import assert_never
 from socialflow._suggest import did_you_mean
 from socialflow.dsl import ast
 from socialflow.dsl.check.context import Context
+from socialflow.dsl.check.guards import Fields, check_guards, fields_of, may_be_missing
 from socialflow.dsl.program import PRIORITIES, CheckedRule
 from socialflow.source import Span
 
@@ -19,7 +20,13 @@ def check_rules(ctx: Context) -> None:
     ordered = sorted(
         enumerate(ctx.rule_decls.values()), key=lambda pair: (-pair[1].precedence, pair[0])
     )
-    ctx.rules = [_rule(ctx, rule, order) for order, (_, rule) in enumerate(ordered)]
+    fields = fields_of(ctx.schemas)
+    roots = (
+        {ctx.input_var: ctx.input_schema}
+        if ctx.input_var and ctx.input_schema and may_be_missing(fields, ctx.input_schema)
+        else None
+    )
+    ctx.rules = [_rule(ctx, rule, order, fields, roots) for order, (_, rule) in enumerate(ordered)]
 
 
 def check_priority(ctx: Context, level: ast.Name, hint: bool = True) -> None:
@@ -34,7 +41,9 @@ def check_priority(ctx: Context, level: ast.Name, hint: bool = True) -> None:
         )
 
 
-def _rule(ctx: Context, rule: ast.RuleDecl, order: int) -> CheckedRule:
+def _rule(
+    ctx: Context, rule: ast.RuleDecl, order: int, fields: Fields, roots: dict[str, str] | None
+) -> CheckedRule:
     counts: dict[str, list[Span]] = {}
     for kind, span in rule.items:
         counts.setdefault(kind, []).append(span)
@@ -45,8 +54,9 @@ def _rule(ctx: Context, rule: ast.RuleDecl, order: int) -> CheckedRule:
         ctx.warning(
             "rule_without_actions", f"rule `{rule.name.text}` has no `then` actions", rule.name.span
         )
-    if rule.when is not None:
-        ctx.cel(rule.when, ctx.declarations, want_bool=True)
+    checked = rule.when is not None and ctx.cel(rule.when, ctx.declarations, want_bool=True)
+    if checked and roots and rule.when is not None:
+        check_guards(ctx, rule.when, fields, roots, condition=True)
     seen: dict[str, ast.Action] = {}
     for action in rule.actions:
         output = ast.output_of(action)
@@ -70,7 +80,8 @@ def _rule(ctx: Context, rule: ast.RuleDecl, order: int) -> CheckedRule:
             case ast.PriorityAction(level=level):
                 check_priority(ctx, level)
             case ast.SetAction(value=value):
-                ctx.cel(value, ctx.declarations, want_bool=False)
+                if ctx.cel(value, ctx.declarations, want_bool=False) and roots:
+                    check_guards(ctx, value, fields, roots, condition=False)
             case (
                 ast.AssignAction()
                 | ast.TagAction()
