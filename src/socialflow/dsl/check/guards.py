@@ -24,7 +24,7 @@ absorb an error when another operand decides (``false && error`` is false):
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Final
 
 from socialflow.cel import ast as cel_ast
@@ -32,7 +32,7 @@ from socialflow.dsl import ast
 from socialflow.dsl.check.context import Context
 from socialflow.dsl.program import Schema, SchemaField
 
-__all__ = ["Fields", "check_guards", "fields_of", "may_be_missing"]
+__all__ = ["Fields", "OpenRecord", "check_guards", "fields_of", "may_be_missing"]
 
 #: A field path: the variable, then the field names (``("msg", "author", "nickname")``).
 Path = tuple[str, ...]
@@ -82,14 +82,37 @@ def may_be_missing(fields: Fields, root: str | None) -> bool:
 _Item = tuple[cel_ast.Expr, frozenset[Path], Mapping[str, str], cel_ast.Expr]
 
 
+class OpenRecord(Mapping[str, SchemaField]):
+    """The fields of a host record whose attributes are the host's own: the
+    ``fixed`` ones are always there, any other may be missing (``dyn``)."""
+
+    def __init__(self, fixed: tuple[str, ...]) -> None:
+        self._fixed = {name: SchemaField(name, "dyn", False) for name in fixed}
+
+    def __getitem__(self, name: str) -> SchemaField:
+        return self._fixed.get(name) or SchemaField(name, "dyn", True)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._fixed)
+
+    def __len__(self) -> int:
+        return len(self._fixed)
+
+
 def check_guards(
-    ctx: Context, text: ast.CelText, fields: Fields, roots: Mapping[str, str], condition: bool
+    ctx: Context,
+    text: ast.CelText,
+    fields: Fields,
+    roots: Mapping[str, str],
+    condition: bool,
+    fail_closed: str | None = None,
 ) -> None:
     """Report each optional field ``text`` reads where it may be absent (once per
     field path).  ``roots`` are the variables whose values have a schema type
     (the input: ``{"msg": "Message"}``); ``condition`` chooses the guarded form
     the help shows (``has(P) && ...`` for a condition, ``has(P) ? P : ...``
-    for a value)."""
+    for a value).  With ``fail_closed`` (a note saying what an error does to
+    the access rule) each read is an ``unguarded_attribute`` warning instead."""
     reported: set[Path] = set()
     todo: list[_Item] = [(text.expr, _NOTHING, roots, text.expr)]
     while todo:
@@ -107,7 +130,16 @@ def check_guards(
                     # one error for `msg.author.nickname`, whose help guards both
                     reported.update(optional)
                     missing = tuple(p for p in optional if p not in known)
-                    _report(ctx, text, select, f, missing, condition and host is text.expr, host)
+                    _report(
+                        ctx,
+                        text,
+                        select,
+                        f,
+                        missing,
+                        condition and host is text.expr,
+                        host,
+                        fail_closed,
+                    )
         elif kind is cel_ast.Call:
             call: cel_ast.Call = node  # type: ignore[assignment]
             _call(call, known, env, host, todo)
@@ -260,6 +292,7 @@ def _report(
     missing: tuple[Path, ...],
     condition: bool,
     host: cel_ast.Expr,
+    fail_closed: str | None,
 ) -> None:
     written = _written(select)
     guards = " && ".join(f"has({'.'.join(p)})" for p in missing)
@@ -271,6 +304,15 @@ def _report(
         test = guards if len(missing) == 1 else f"({guards})"
         form = f"{test} ? {written} : {default}"
         where = "give a value for when it is absent"
+    if fail_closed is not None:
+        ctx.warning(
+            "unguarded_attribute",
+            f"`{written}` is a host attribute that may be missing, read without a `has()` guard",
+            select.span,
+            f"{where}: `{form}`",
+            notes=(fail_closed,),
+        )
+        return
     ctx.error(
         "unguarded_optional_field",
         f"`{written}` is optional and is read without a `has()` guard: "
