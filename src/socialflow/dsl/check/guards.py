@@ -10,11 +10,14 @@ reports the reads of optional paths outside it.
 What a guard proves follows CEL's evaluation of the logical operators, which
 absorb an error when another operand decides (``false && error`` is false):
 
-- ``A && B``: each operand of the chain may assume what every *other*
-  operand proves when true (``has(msg.rating) && msg.rating >= 4``; the
-  order does not matter to CEL).
-- ``A || B``: each operand may assume what every other operand proves when
-  *false* (``!has(msg.rating) || msg.rating > 3``).
+- ``A && B``: an operand of the chain may assume what other operands prove
+  when true (``has(msg.rating) && msg.rating >= 4``; the order does not
+  matter to CEL, so ``msg.rating >= 4 && has(msg.rating)`` is guarded too).
+- ``A || B``: the same with what other operands prove when *false*
+  (``!has(msg.rating) || msg.rating > 3``).
+- Two operands never rely on each other: a pure guard (``has()`` tests
+  joined by ``!``, ``&&``, ``||``) relies only on the pure guards before it,
+  any other operand on every pure guard and on the operands before it.
 - ``C ? A : B``: ``A`` assumes what ``C`` proves when true, ``B`` what it
   proves when false.
 - ``!A`` proves when true what ``A`` proves when false, and the reverse.
@@ -169,14 +172,20 @@ def _call(
         if not any(proofs):
             todo.extend((op, known, env, host) for op in operands)
             return
-        # what every other operand proves: prefix and suffix unions, linear in the chain
-        before: list[frozenset[Path]] = [_NOTHING]
-        for proof in proofs[:-1]:
-            before.append(before[-1] | proof)
-        after = _NOTHING
-        for i in range(len(operands) - 1, -1, -1):
-            todo.append((operands[i], known | before[i] | after, env, host))
-            after = after | proofs[i]
+        # An operand may assume what the others prove, as long as no two operands
+        # rely on each other (`has(a.b.c) && has(a.b.c)` guards nothing of `a.b`):
+        # a pure guard (only has(), !, &&, ||) relies on the pure guards before
+        # it; any other operand on every pure guard and the operands before it.
+        pure = [_pure_guard(op) for op in operands]
+        every_guard = frozenset().union(*(p for p, g in zip(proofs, pure, strict=True) if g))
+        guards_before = others_before = _NOTHING
+        for op, proof, is_guard in zip(operands, proofs, pure, strict=True):
+            if is_guard:
+                todo.append((op, known | guards_before, env, host))
+                guards_before = guards_before | proof
+            else:
+                todo.append((op, known | every_guard | others_before, env, host))
+                others_before = others_before | proof
         return
     if call.target is None and function == "_?_:_" and len(call.args) == 3:
         test, yes, no = call.args
@@ -220,6 +229,24 @@ def _proves(node: cel_ast.Expr, when: bool) -> frozenset[Path]:
             elif (item.function == "_&&_" and value) or (item.function == "_||_" and not value):
                 todo.extend((arg, value) for arg in item.args)
     return frozenset(out)
+
+
+def _pure_guard(node: cel_ast.Expr) -> bool:
+    """Is ``node`` made of ``has()`` tests joined by ``!``, ``&&`` and ``||`` only?"""
+    todo = [node]
+    while todo:
+        item = todo.pop()
+        if isinstance(item, cel_ast.Select) and item.test_only:
+            continue
+        if (
+            isinstance(item, cel_ast.Call)
+            and item.target is None
+            and item.function in ("!_", "_&&_", "_||_")
+        ):
+            todo.extend(item.args)
+            continue
+        return False
+    return True
 
 
 def _path(select: cel_ast.Select) -> Path | None:

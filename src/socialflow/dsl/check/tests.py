@@ -3,18 +3,23 @@ declared queues, SLAs, escalations and rules."""
 
 from __future__ import annotations
 
-from typing import Final, assert_never
+from typing import Any, Final, assert_never
 
 from socialflow._suggest import did_you_mean
+from socialflow.cel.checker import check_expr
 from socialflow.dsl import ast
 from socialflow.dsl.check.context import Context
 from socialflow.dsl.check.rules import check_priority
+from socialflow.dsl.check.values import check_value
 from socialflow.dsl.program import REFUSAL_REASONS
 
 __all__ = ["check_tests", "check_workflow_tests"]
 
 #: The steps of a workflow test that do something; every other step expects.
 _WORKFLOW_ACTIONS: Final = (ast.StartStep, ast.EventStep, ast.AdvanceStep)
+
+#: What a triage test's ``given`` values see.
+_GIVEN_DECLARATIONS: Final[dict[str, Any]] = {"now": "timestamp"}
 
 #: What ``given`` may bind in a workflow test.
 _WORKFLOW_GIVENS: Final = ("subject", "data", "access")
@@ -132,7 +137,11 @@ def _test(ctx: Context, test: ast.TestDecl) -> None:
                 if ctx.input_var
                 else "declare one with `input msg: Message`",
             )
-        ctx.cel(value, {"now": "timestamp"}, want_bool=False)
+        if ctx.cel(value, _GIVEN_DECLARATIONS, want_bool=False) and name.text == ctx.input_var:
+            schema = ctx.input_schema
+            if schema is not None and schema in ctx.schemas:
+                checked = check_expr(value.expr, _GIVEN_DECLARATIONS)
+                check_value(ctx, value.expr, schema, checked, ctx.schemas, name.text)
     for exp in test.expectations:
         match exp:
             case ast.ExpectRoute(queue=queue):
