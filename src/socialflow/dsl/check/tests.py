@@ -97,7 +97,8 @@ def _workflow_test(ctx: Context, test: ast.TestDecl, name: ast.Name) -> None:
                         "undeclared_event",
                         f"`{event.text}` is not an event of workflow `{workflow.name}`",
                         event.span,
-                        ctx.suggest(event.text, workflow.events),
+                        ctx.suggest(event.text, workflow.events)
+                        or ctx.declared("events", workflow.events),
                     )
                 if data is not None:
                     ctx.cel(data, {"now": "timestamp"}, want_bool=False)
@@ -107,7 +108,8 @@ def _workflow_test(ctx: Context, test: ast.TestDecl, name: ast.Name) -> None:
                         "undeclared_state",
                         f"undeclared state `{state.text}` in workflow `{workflow.name}`",
                         state.span,
-                        ctx.suggest(state.text, workflow.states),
+                        ctx.suggest(state.text, workflow.states)
+                        or ctx.declared("states", workflow.states),
                     )
             case ast.ExpectRefused(reason=reason):
                 if reason.text not in REFUSAL_REASONS:
