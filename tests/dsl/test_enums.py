@@ -78,7 +78,7 @@ def test_exactly_the_listed_strings_are_accepted(kind: str) -> None:
         ('"Mention" != msg.kind', '"Mention"'),
         ('msg.kind in ["dm", "post"]', '"post"'),
         ('msg.author.kind == "brnad"', '"brnad"'),
-        ('[1].all(x, msg.mood == "furious")', '"furious"'),
+        ('[1].all(x, has(msg.mood) && msg.mood == "furious")', '"furious"'),
     ],
 )
 def test_check_reports_comparisons_outside_the_set(condition: str, bad: str) -> None:

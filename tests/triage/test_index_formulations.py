@@ -26,6 +26,15 @@ schema M { id: string, channel?: dyn, lang?: dyn, text?: dyn, n?: int }
 input msg: M
 queue q
 """
+#: The same fields, required: for conditions written without `has()` guards.
+REQUIRED = HEADER.replace("?:", ":")
+
+
+def _guarded(field: str, test: str) -> str:
+    """``test`` under the ``has()`` guard of the optional field it reads (check
+    requires one), so a message without the field skips it rather than failing."""
+    name = field.split(".")[1]
+    return f"has(msg.{name}) && ({test})"
 
 
 def _lit(word: str) -> str:
@@ -44,8 +53,8 @@ def _text_test(draw: st.DrawFn) -> str:
         f" {w} " if fn in ("contains", "containsAny") and draw(st.booleans()) else w for w in words
     ]
     if fn in ("containsAny", "containsAnyWord"):
-        return f"{field}.{fn}([{', '.join(map(_lit, spaced))}])"
-    return f"{field}.{fn}({_lit(spaced[0])})"
+        return _guarded(field, f"{field}.{fn}([{', '.join(map(_lit, spaced))}])")
+    return _guarded(field, f"{field}.{fn}({_lit(spaced[0])})")
 
 
 def _equal_test(draw: st.DrawFn) -> str:
@@ -55,18 +64,24 @@ def _equal_test(draw: st.DrawFn) -> str:
     )
     shape = draw(st.sampled_from(["eq", "eq_flipped", "in", "or"]))
     if shape == "eq":
-        return f"{field} == {_lit(values[0])}"
+        return _guarded(field, f"{field} == {_lit(values[0])}")
     if shape == "eq_flipped":
-        return f"{_lit(values[0])} == {field}"
+        return _guarded(field, f"{_lit(values[0])} == {field}")
     if shape == "in":
-        return f"{field} in [{', '.join(map(_lit, values))}]"
-    return " || ".join(f"{field} == {_lit(v)}" for v in values)
+        return _guarded(field, f"{field} in [{', '.join(map(_lit, values))}]")
+    return _guarded(field, " || ".join(f"{field} == {_lit(v)}" for v in values))
 
 
 def _other_test(draw: st.DrawFn) -> str:
     return draw(
         st.sampled_from(
-            ["msg.n > 3", '!msg.text.contains("love")', "has(msg.lang)", "true", "msg.n == 2"]
+            [
+                "has(msg.n) && msg.n > 3",
+                'has(msg.text) && !msg.text.contains("love")',
+                "has(msg.lang)",
+                "true",
+                "has(msg.n) && msg.n == 2",
+            ]
         )
     )
 
@@ -145,7 +160,7 @@ def test_every_formulation_of_one_rule_is_indexed() -> None:
     ]
     for shape in shapes:
         for condition in (f'msg.lang == "en" && ({shape})', f'({shape}) && msg.lang == "en"'):
-            bundle = sf.loads(HEADER + f"rule r {{ when {condition} then route q }}", "one.sf")
+            bundle = sf.loads(REQUIRED + f"rule r {{ when {condition} then route q }}", "one.sf")
             keys = bundle.engine.index.explain(0)
             assert any(k.startswith("text: ") for k in keys), (condition, keys)
             if "lowerAscii" not in shape:
@@ -167,7 +182,7 @@ def test_the_whole_word_index_agrees_with_contains_word(
 ) -> None:
     # whole words only, so every hit or miss is the whole-word index's own doing
     rules = [f"msg.text.containsAnyWord([{', '.join(_lit(w) for w in ws)}])" for ws in keywords]
-    text = HEADER + "\n".join(
+    text = HEADER.replace("text?:", "text:") + "\n".join(
         f'rule r{i} {{ when {condition} then tag "r{i}" }}' for i, condition in enumerate(rules)
     )
     bundle = sf.loads(text, "words.sf")

@@ -10,6 +10,7 @@ from typing import Any, Final
 from socialflow.dsl import ast
 from socialflow.dsl.check._graph import strongly_connected
 from socialflow.dsl.check.context import Context
+from socialflow.dsl.check.guards import OpenRecord, check_guards
 from socialflow.dsl.program import AccessRule
 
 __all__ = ["check_access"]
@@ -21,6 +22,15 @@ ACCESS_DECLARATIONS: Final[dict[str, Any]] = {
     "action": "string",
     "now": "timestamp",
 }
+
+
+#: What ``principal`` and ``resource`` always hold; their other fields are the
+#: host's attributes, which a record may lack.
+_HOST_RECORDS: Final = {
+    "$principal": OpenRecord(("id", "groups")),
+    "$resource": OpenRecord(("id", "kind", "parent", "ancestors")),
+}
+_HOST_ROOTS: Final = {"principal": "$principal", "resource": "$resource"}
 
 
 def check_access(ctx: Context) -> None:
@@ -43,8 +53,17 @@ def check_access(ctx: Context) -> None:
     rules: list[AccessRule] = []
     for index, access_decl in enumerate(ctx.of(ast.AccessRuleDecl)):
         perms = perms_of(access_decl.permissions)
-        if access_decl.when is not None:
-            ctx.cel(access_decl.when, ACCESS_DECLARATIONS, want_bool=True)
+        when = access_decl.when
+        if when is not None and ctx.cel(when, ACCESS_DECLARATIONS, want_bool=True):
+            listed = ", ".join(f"`{p.text}`" for p in access_decl.permissions)
+            fail_closed = (
+                f"fail closed: an error in a `forbid` condition denies, so this forbids "
+                f"{listed} wherever the attribute is missing"
+                if access_decl.effect == "forbid"
+                else f"fail closed: an error in a `permit` condition does not permit, so "
+                f"this never permits {listed} where the attribute is missing"
+            )
+            check_guards(ctx, when, _HOST_RECORDS, _HOST_ROOTS, True, fail_closed)
         rules.append(
             AccessRule(
                 access_decl.effect, frozenset(perms), access_decl.when, index, access_decl.span

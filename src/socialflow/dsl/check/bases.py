@@ -44,9 +44,9 @@ def _resolve(
     bases: dict[str, ast.BaseDecl],
     values: dict[str, cel_ast.CreateMap | None],
 ) -> ast.TestDecl:
-    givens = list(test.givens)
+    givens: list[tuple[ast.Name, ast.CelText] | None] = list(test.givens)
     with_base = dict(test.bases)
-    for i, (var, value) in enumerate(givens):
+    for i, (var, value) in enumerate(test.givens):
         base_name = with_base.get(i)
         overlay: cel_ast.CreateMap | None
         if base_name is None:
@@ -58,15 +58,17 @@ def _resolve(
         else:
             overlay = _map_literal(ctx, value, "`with`")
         if not ctx.resolve("base", base_name, bases, "undeclared_base"):
+            givens[i] = None  # reported: the given is left out, so nothing cascades from it
             continue
         base = values[base_name.text]
         if base is None or overlay is None:
+            givens[i] = None
             continue
         merged = _merge(base, overlay)
         givens[i] = (var, ast.CelText(merged, f"{base_name.text} with {value.text}", value.span))
     if not test.bases and givens == list(test.givens):
         return test
-    return attrs.evolve(test, givens=tuple(givens), bases=())
+    return attrs.evolve(test, givens=tuple(g for g in givens if g is not None), bases=())
 
 
 def _map_literal(ctx: Context, value: ast.CelText, what: str) -> cel_ast.CreateMap | None:

@@ -8,6 +8,7 @@ context, reports diagnostics, and stores its own results for later passes.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable, Collection, Sequence
 from typing import Any, Final, TypeVar
 
@@ -22,12 +23,16 @@ from socialflow.timing.calendar import Calendar
 from socialflow.timing.escalation import EscalationPolicy
 from socialflow.timing.sla import SlaPolicy
 
-__all__ = ["Context"]
+__all__ = ["LISTED", "Context"]
 
 D = TypeVar("D")
 
 #: Candidate names compared for did-you-mean suggestions in one check, in all.
 SUGGESTION_BUDGET: Final = 50_000
+#: Declared names a help lists when no name is close to a misspelt one.
+LISTED: Final = 8
+#: How help texts name the kinds of declarations.
+_PLURALS: Final = {"sla": "SLAs", "escalation": "escalation policies"}
 
 
 class Context:
@@ -47,6 +52,8 @@ class Context:
         #: id(collection) -> (collection, its names by length), for suggestions
         self._by_length: dict[int, tuple[Collection[str], dict[int, list[str]]]] = {}
         self._suggestion_budget = SUGGESTION_BUDGET
+        #: id(collection) -> (collection, the help listing its names), see declared()
+        self._listed: dict[int, tuple[Collection[str], str]] = {}
         #: (id(source), offset) -> "name:line:col", for notes
         self._locations: dict[tuple[int, int], str] = {}
         # -- results, filled in by the passes in order -----------------------------------
@@ -108,10 +115,31 @@ class Context:
             return True
         if (kind, name.text) in self.broken:
             return False
+        suggestion = self.suggest(name.text, known)
+        if suggestion is not None:  # the misspelt reference meant it: it is not unused
+            self.used.add((kind, suggestion.split("`")[1]))
         self.error(
-            code, f"undeclared {kind} `{name.text}`", name.span, self.suggest(name.text, known)
+            code,
+            f"undeclared {kind} `{name.text}`",
+            name.span,
+            suggestion or self.declared(_PLURALS.get(kind, kind + "s"), known),
         )
         return False
+
+    def declared(self, what: str, known: Collection[str]) -> str:
+        """The help for a name with no close match: ``declared queues: a, b, c`` (sorted,
+        at most :data:`LISTED`, then ``and N more``), or ``no queues are declared``.
+
+        Worked out once per collection (which must not change during the
+        check), however many names are misspelt."""
+        found = self._listed.get(id(known))
+        if found is None or found[0] is not known:
+            head = heapq.nsmallest(LISTED, known)
+            shown = ", ".join(f"`{n}`" for n in head)
+            more = f" and {len(known) - LISTED} more" if len(known) > LISTED else ""
+            text = f"declared {{}}: {shown}{more}" if head else "no {} are declared"
+            found = self._listed[id(known)] = (known, text)
+        return found[1].format(what)
 
     def suggest(self, name: str, *known: Collection[str]) -> str | None:
         """:func:`~socialflow._suggest.did_you_mean` for ``name`` among the names
@@ -143,16 +171,19 @@ class Context:
         self._suggestion_budget -= len(candidates)
         return did_you_mean(name, candidates)
 
-    def cel(self, text: ast.CelText, declarations: dict[str, Any], want_bool: bool) -> None:
-        """Type-check an embedded CEL expression against ``declarations``."""
+    def cel(self, text: ast.CelText, declarations: dict[str, Any], want_bool: bool) -> bool:
+        """Type-check an embedded CEL expression against ``declarations``; False
+        when it has errors."""
         try:
             result = check_cel(text.expr, declarations)
         except SourceError as e:  # a CheckError, or a SourceLimitError (too deep)
             self.diagnostics.extend(e.diagnostics)
-            return
+            return False
         name = str(result)
         if want_bool and name not in ("bool", "dyn"):
             self.error("type_error", f"a condition must be a `bool`, not `{name}`", text.span)
+            return False
+        return True
 
     # -- diagnostics -----------------------------------------------------------------------
     def location(self, span: Span) -> str:

@@ -53,26 +53,79 @@ def lint_rules(ctx: Context) -> None:
             )
         if constant is True and (rule.stops or hit == "first"):
             blocker = rule
-    # same-precedence rules that set different values of one single-valued output:
-    # compare each rule with the first rule of its precedence that set the output
-    first_setter: dict[tuple[int, str], tuple[CheckedRule, str, Span]] = {}
-    equalities = _Equalities(ctx.input_var)
-    for rule in rules:
+    _conflicts(ctx, rules)
+
+
+#: Conflicting pairs reported for one output at one precedence; the rest are counted.
+MAX_CONFLICTS_LISTED: Final = 20
+#: Pairs of rules compared (for exclusive conditions) in one check, in all: past
+#: it, pairs are counted without comparing them, so a check stays linear in
+#: the rules however many share a precedence.
+PAIR_BUDGET: Final = 100_000
+
+
+def _conflicts(ctx: Context, rules: list[CheckedRule]) -> None:
+    """Same-precedence rules that set different values of one single-valued
+    output: every such pair, once, in source order of the later rule then the
+    earlier one; pairs whose conditions exclude each other (``msg.lang ==
+    "es"`` vs ``msg.lang == "de"``) are left out.  At most
+    :data:`MAX_CONFLICTS_LISTED` pairs per output and precedence are listed,
+    then one warning counts the rest."""
+    groups: dict[tuple[int, str], list[tuple[CheckedRule, str, Span]]] = {}
+    for rule in rules:  # evaluation order: precedence, then source order
         for key, (value, span) in _outputs(rule).items():
-            seen = first_setter.setdefault((rule.precedence, key), (rule, value, span))
-            first, first_value, first_span = seen
-            if first is rule or first_value == value or _exclusive(first, rule, equalities):
+            groups.setdefault((rule.precedence, key), []).append((rule, value, span))
+    equalities = _Equalities(ctx.input_var)
+    budget = PAIR_BUDGET
+    for (precedence, key), setters in groups.items():
+        if len({value for _, value, _ in setters}) < 2:
+            continue
+        listed = more = uncompared = 0
+        before: dict[str, int] = {}  # value -> how many earlier setters set it
+        for j, (rule, value, span) in enumerate(setters):
+            differing = j - before.get(value, 0)
+            before[value] = before.get(value, 0) + 1
+            if differing == 0:
                 continue
+            if budget < differing:
+                uncompared += differing
+                continue
+            budget -= differing
+            for first, first_value, first_span in setters[:j]:
+                if first_value == value or _exclusive(first, rule, equalities):
+                    continue
+                if listed == MAX_CONFLICTS_LISTED:
+                    more += 1
+                    continue
+                listed += 1
+                ctx.warning(
+                    "conflicting_rules",
+                    f"rules `{first.name}` and `{rule.name}` have the same precedence "
+                    f"and set `{key}` differently (`{first_value}` vs `{value}`)",
+                    span,
+                    help="give one rule a higher precedence to make the winner explicit",
+                    notes=(
+                        f"`{first.name}` sets it at {ctx.location(first_span)}; when both "
+                        "match, the one declared first wins",
+                    ),
+                )
+        total = more + uncompared
+        if total:
+            notes = [
+                f"only the first {MAX_CONFLICTS_LISTED} pairs of one output and precedence are listed"
+            ]
+            if uncompared:
+                notes.append(
+                    f"{uncompared} of them were counted without checking whether their "
+                    "conditions exclude each other (too many rules to compare)"
+                )
             ctx.warning(
                 "conflicting_rules",
-                f"rules `{first.name}` and `{rule.name}` have the same precedence "
-                f"and set `{key}` differently (`{first_value}` vs `{value}`)",
-                span,
-                help="give one rule a higher precedence to make the winner explicit",
-                notes=(
-                    f"`{first.name}` sets it at {ctx.location(first_span)}; when both "
-                    "match, the one declared first wins",
-                ),
+                f"... and {total} more pair{'s' if total != 1 else ''} of rules of "
+                f"precedence {precedence} set `{key}` differently",
+                setters[-1][2],
+                help="give the rules different precedences to make the winners explicit",
+                notes=notes,
             )
 
 

@@ -9,6 +9,7 @@ from socialflow._suggest import did_you_mean
 from socialflow.cel.checker import check as check_cel
 from socialflow.dsl import ast
 from socialflow.dsl.check.context import Context
+from socialflow.dsl.check.guards import Fields, check_guards, fields_of, may_be_missing, proven
 from socialflow.dsl.check.schemas import check_enum_comparisons, has_enums
 from socialflow.dsl.program import PRIORITIES, CheckedRule
 from socialflow.errors import SourceError
@@ -26,7 +27,15 @@ def check_rules(ctx: Context) -> None:
         enumerate(ctx.rule_decls.values()), key=lambda pair: (-pair[1].precedence, pair[0])
     )
     enums = has_enums(ctx)
-    ctx.rules = [_rule(ctx, rule, order, enums) for order, (_, rule) in enumerate(ordered)]
+    fields = fields_of(ctx.schemas)
+    roots = (
+        {ctx.input_var: ctx.input_schema}
+        if ctx.input_var and ctx.input_schema and may_be_missing(fields, ctx.input_schema)
+        else None
+    )
+    ctx.rules = [
+        _rule(ctx, rule, order, enums, fields, roots) for order, (_, rule) in enumerate(ordered)
+    ]
 
 
 def check_priority(ctx: Context, level: ast.Name, hint: bool = True) -> None:
@@ -41,13 +50,14 @@ def check_priority(ctx: Context, level: ast.Name, hint: bool = True) -> None:
         )
 
 
-def _assignee(ctx: Context, value: ast.CelText) -> None:
-    """``assign CEL``: the expression must be a string (``dyn`` is checked when it runs)."""
+def _assignee(ctx: Context, value: ast.CelText) -> bool:
+    """``assign CEL``: the expression must be a string (``dyn`` is checked when it
+    runs); whether it type-checked."""
     try:
         result = str(check_cel(value.expr, ctx.declarations))
     except SourceError as e:  # a CheckError, or a SourceLimitError (too deep)
         ctx.diagnostics.extend(e.diagnostics)
-        return
+        return False
     if result not in ("string", "dyn"):
         ctx.error(
             "assign_not_string",
@@ -55,9 +65,17 @@ def _assignee(ctx: Context, value: ast.CelText) -> None:
             value.span,
             f"convert it: `assign string({value.text})`" if result in _CONVERTIBLE else None,
         )
+    return True
 
 
-def _rule(ctx: Context, rule: ast.RuleDecl, order: int, enums: bool) -> CheckedRule:
+def _rule(
+    ctx: Context,
+    rule: ast.RuleDecl,
+    order: int,
+    enums: bool,
+    fields: Fields,
+    roots: dict[str, str] | None,
+) -> CheckedRule:
     counts: dict[str, list[Span]] = {}
     for kind, span in rule.items:
         counts.setdefault(kind, []).append(span)
@@ -68,10 +86,11 @@ def _rule(ctx: Context, rule: ast.RuleDecl, order: int, enums: bool) -> CheckedR
         ctx.warning(
             "rule_without_actions", f"rule `{rule.name.text}` has no `then` actions", rule.name.span
         )
-    if rule.when is not None:
-        ctx.cel(rule.when, ctx.declarations, want_bool=True)
-        if enums:
-            check_enum_comparisons(ctx, rule.when)
+    checked = rule.when is not None and ctx.cel(rule.when, ctx.declarations, want_bool=True)
+    if checked and roots and rule.when is not None:
+        check_guards(ctx, rule.when, fields, roots, condition=True)
+    if enums and rule.when is not None:
+        check_enum_comparisons(ctx, rule.when)
     seen: dict[str, ast.Action] = {}
     for action in rule.actions:
         output = ast.output_of(action)
@@ -95,14 +114,16 @@ def _rule(ctx: Context, rule: ast.RuleDecl, order: int, enums: bool) -> CheckedR
             case ast.PriorityAction(level=level):
                 check_priority(ctx, level)
             case ast.SetAction(value=value):
-                ctx.cel(value, ctx.declarations, want_bool=False)
+                if ctx.cel(value, ctx.declarations, want_bool=False) and roots:
+                    check_guards(ctx, value, fields, roots, False, known=proven(rule.when))
                 if enums:
                     check_enum_comparisons(ctx, value)
-            case ast.AssignAction(value=value):
-                if value is not None:
-                    _assignee(ctx, value)
+            case ast.AssignAction(value=computed):
+                if computed is not None:
+                    if _assignee(ctx, computed) and roots:
+                        check_guards(ctx, computed, fields, roots, False, known=proven(rule.when))
                     if enums:
-                        check_enum_comparisons(ctx, value)
+                        check_enum_comparisons(ctx, computed)
             case ast.TagAction() | ast.RespondAction() | ast.IgnoreAction() | ast.StopAction():
                 pass
             case _:

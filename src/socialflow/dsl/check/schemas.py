@@ -285,7 +285,14 @@ def type_text(ctx: Context, ref: ast.TypeRef, schemas: dict[str, ast.SchemaDecl]
         "undeclared_type",
         f"undeclared type `{name}`",
         ref.name.span,
-        ctx.suggest(name, _PRIMITIVES, _GENERICS, schemas),
+        ctx.suggest(name, _PRIMITIVES, _GENERICS, schemas)
+        or "types are int, uint, double, bool, string, bytes, timestamp, duration, dyn, "
+        "list(T), map(K, V) and the declared schemas"
+        + (
+            f" ({ctx.declared('schemas', schemas).removeprefix('declared schemas: ')})"
+            if schemas
+            else ""
+        ),
     )
     return "dyn"
 

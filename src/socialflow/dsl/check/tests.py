@@ -3,13 +3,15 @@ declared queues, SLAs, escalations and rules."""
 
 from __future__ import annotations
 
-from typing import Final, assert_never
+from typing import Any, Final, assert_never
 
 from socialflow._suggest import did_you_mean
+from socialflow.cel.checker import check_expr
 from socialflow.cel.values import parse_timestamp
 from socialflow.dsl import ast
 from socialflow.dsl.check.context import Context
 from socialflow.dsl.check.rules import check_priority
+from socialflow.dsl.check.values import check_value
 from socialflow.dsl.program import REFUSAL_REASONS
 from socialflow.errors import EvalError
 from socialflow.source import Span
@@ -18,6 +20,9 @@ __all__ = ["check_tests", "check_workflow_tests"]
 
 #: The steps of a workflow test that do something; every other step expects.
 _WORKFLOW_ACTIONS: Final = (ast.StartStep, ast.EventStep, ast.AdvanceStep)
+
+#: What a triage test's ``given`` values see.
+_GIVEN_DECLARATIONS: Final[dict[str, Any]] = {"now": "timestamp"}
 
 #: What ``given`` may bind in a workflow test.
 _WORKFLOW_GIVENS: Final = ("subject", "data", "access")
@@ -95,7 +100,8 @@ def _workflow_test(ctx: Context, test: ast.TestDecl, name: ast.Name) -> None:
                         "undeclared_event",
                         f"`{event.text}` is not an event of workflow `{workflow.name}`",
                         event.span,
-                        ctx.suggest(event.text, workflow.events),
+                        ctx.suggest(event.text, workflow.events)
+                        or ctx.declared("events", workflow.events),
                     )
                 if data is not None:
                     ctx.cel(data, {"now": "timestamp"}, want_bool=False)
@@ -105,7 +111,8 @@ def _workflow_test(ctx: Context, test: ast.TestDecl, name: ast.Name) -> None:
                         "undeclared_state",
                         f"undeclared state `{state.text}` in workflow `{workflow.name}`",
                         state.span,
-                        ctx.suggest(state.text, workflow.states),
+                        ctx.suggest(state.text, workflow.states)
+                        or ctx.declared("states", workflow.states),
                     )
             case ast.ExpectRefused(reason=reason):
                 if reason.text not in REFUSAL_REASONS:
@@ -148,7 +155,11 @@ def _test(ctx: Context, test: ast.TestDecl) -> None:
                 if ctx.input_var
                 else "declare one with `input msg: Message`",
             )
-        ctx.cel(value, {"now": "timestamp"}, want_bool=False)
+        if ctx.cel(value, _GIVEN_DECLARATIONS, want_bool=False) and name.text == ctx.input_var:
+            schema = ctx.input_schema
+            if schema is not None and schema in ctx.schemas:
+                checked = check_expr(value.expr, _GIVEN_DECLARATIONS)
+                check_value(ctx, value.expr, schema, checked, ctx.schemas, name.text)
     for exp in test.expectations:
         match exp:
             case ast.ExpectRoute(queue=queue):

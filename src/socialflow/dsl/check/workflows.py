@@ -9,7 +9,6 @@ they write) and ``now``.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any, Final
@@ -35,8 +34,6 @@ __all__ = ["analyse_workflows", "check_workflows"]
 #: Effect argument kinds that name a declaration (when written as a name, not a
 #: string: `role hub_editor` is the access role, `role "pr_director"` a label).
 _ARG_KINDS: Final = ("queue", "role", "escalation")
-#: How many declared names a help line lists.
-_LISTED: Final = 20
 
 
 def check_workflows(ctx: Context) -> None:
@@ -88,15 +85,13 @@ def _workflow(
             notes=(f"`{initial[0].text}` is initial at {ctx.location(initial[0].span)}",),
         )
 
-    listed = functools.cache(lambda: _declared("states", states))  # once, not per error
-
     def state(name: ast.Name) -> str:
         if name.text not in states:
             ctx.error(
                 "undeclared_state",
                 f"undeclared state `{name.text}` in workflow `{decl.name.text}`",
                 name.span,
-                ctx.suggest(name.text, states) or listed(),
+                ctx.suggest(name.text, states) or ctx.declared("states", states),
             )
         return name.text
 
@@ -188,14 +183,6 @@ def _workflow(
         declarations=declarations,
         span=decl.span,
     )
-
-
-def _declared(what: str, names: Iterable[str]) -> str:
-    listed = sorted(names)
-    if len(listed) > _LISTED:  # a help line, not a dump
-        shown = ", ".join(listed[:_LISTED])
-        return f"declared {what}: {shown} and {len(listed) - _LISTED} more"
-    return f"declared {what}: {', '.join(listed)}" if listed else f"no {what} are declared"
 
 
 def _declared_data(ctx: Context, decl: ast.WorkflowDecl) -> dict[str, tuple[Any, ast.FieldDecl]]:
