@@ -165,3 +165,15 @@ def test_actions_may_read_what_their_rules_condition_proved(rule: str, errors: l
     ):
         decision = bundle.triage(message, NOW, strict=True)
         assert decision.errors == ()
+
+
+def test_a_null_optional_field_is_absent() -> None:
+    """A host that sends `"rating": null` gets what it gets for a message
+    without `rating`: `has()` is false, so a guarded read never raises; the
+    host's own message is not changed."""
+    bundle = sf.loads(HEADER + 'rule r { when has(msg.rating) && msg.rating > 3 then tag "t" }')
+    message = {"id": "a", "tags": [], "rating": None}
+    decision = bundle.triage(message, NOW, strict=True)
+    assert decision.tags == () and decision.errors == ()
+    assert message == {"id": "a", "tags": [], "rating": None}
+    assert bundle.triage({"id": "a", "tags": [], "rating": 5}, NOW).tags == ("t",)

@@ -244,7 +244,9 @@ class InputValidator:
             key = repr(f.name)
             lines.append(f"    x = get({key}, _M)")
             if f.optional:
-                lines.append("    if x is _M or x is None: pass")
+                # a null optional field is left out of the checked copy (the slow path)
+                lines.append("    if x is _M: pass")
+                lines.append("    elif x is None: return slow(value, path)")
                 prefix = "    elif"
             else:
                 prefix = "    if"
@@ -294,6 +296,11 @@ class InputValidator:
                     raise InputError(f"missing required field `{name}`", path=f"{path}.{name}")
                 item = value[name]
                 if item is None and optional:
+                    # null is "absent" for an optional field: `has()` is false, as
+                    # for a field left out (the host's own mapping is not changed)
+                    if converted is None:
+                        converted = dict(value)
+                    del converted[name]
                     continue
                 new = self.checker(type_text)(item, f"{path}.{name}")
                 if name in enums and new not in enums[name]:
