@@ -82,7 +82,9 @@ if mode == "stages":
     from socialflow.triage import engine as E
 
     def timed(module, name, key):
-        original = getattr(module, name)
+        original = getattr(module, name, None)
+        if original is None:  # another version of the code: its own names
+            return
         def wrapper(*args, **kwargs):
             start = time.perf_counter()
             try:
@@ -94,7 +96,9 @@ if mode == "stages":
     lark = _syntax.lalr_parser("socialflow.lark")
     timed(lark, "parse", "lark parse")
     timed(B, "parse_module", "parsing, all (lark + syntax tree)")
+    timed(B, "parse_module_recovering", "parsing, all (lark + syntax tree)")
     timed(B, "check_modules", "check")
+    timed(B, "check_layers", "check")
     timed(E, "compile_ast", "code generation, all (compile() included)")
     real_compile = builtins.compile
     def counted_compile(*args, **kwargs):
