@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import socialflow as sf
-from socialflow.triage.decision import decision_writer
+from socialflow.triage.decision import DecisionWriter, decision_writer
 
 ROOT = Path(__file__).resolve().parents[2]
 NOW = datetime(2026, 11, 23, 10, tzinfo=UTC)
@@ -241,6 +241,18 @@ def test_the_per_ruleset_writer_writes_what_serde_dumps_writes() -> None:
     other = decision_writer("another", None)
     for d in decisions:
         assert write(d) == other(d) == sf.serde.generic_dumps(d)
+
+
+def test_the_writers_kept_fragments_never_change_its_text() -> None:
+    """The writer keeps the text of each outcome (matched rules, overrides,
+    route...) and of each escalation's targets: written again, with a full
+    cache (capacity 1) or with the decisions in another order, every line is
+    still serde.dumps's."""
+    decisions = _example_decisions()
+    for capacity in (1, 4096):
+        write = DecisionWriter("acme_inbound", "2026.11.1", capacity)
+        for d in decisions + decisions[::-1]:
+            assert write(d) == sf.serde.generic_dumps(d)
 
 
 # -- loads_many ---------------------------------------------------------------------------

@@ -306,15 +306,15 @@ def _time(value: datetime | None) -> str:
     return '"' + format_timestamp(value) + '"'
 
 
-def _plan_text(plan: EscalationPlan) -> str:
+def _targets_text(targets: tuple[Any, ...]) -> str:
+    return ",".join([f'{{"kind":{_string(t.kind)},"name":{_string(t.name)}}}' for t in targets])
+
+
+def _plan_text(plan: EscalationPlan, targets: Callable[[tuple[Any, ...]], str] = _targets_text) -> str:
     steps = ",".join(
         [
             f'{{"at":{_time(step.at)},"level":{int(step.level)},"round":{int(step.round)},'
-            '"targets":['
-            + ",".join(
-                [f'{{"kind":{_string(t.kind)},"name":{_string(t.name)}}}' for t in step.targets]
-            )
-            + "]}"
+            f'"targets":[{targets(step.targets)}]}}'
             for step in plan.steps
         ]
     )
@@ -333,11 +333,41 @@ def _head(ruleset: str, version: str | None) -> str:
     )
 
 
-def _decision_text(d: Decision, head: str | None = None) -> str:
+#: The parts of a decision's text that depend only on which rules applied and
+#: what they set (not on the message's times or values): ``"matched"``, then
+#: ``"overrides"`` to ``"route"``, then ``"tags"``.
+_Outcome = tuple[str, str, str]
+
+
+def _outcome_text(d: Decision) -> _Outcome:
+    overrides = ",".join(
+        [
+            f'{{"kept":{_string(o.kept)},"output":{_string(o.output)},'
+            f'"rule":{_string(o.rule)},"value":{_string(o.value)}}}'
+            for o in d.overrides
+        ]
+    )
+    return (
+        f'"matched":{_strings(d.matched)},',
+        f'"overrides":[{overrides}],"priority":{_string(d.priority)},'
+        f'"response":{_maybe(d.response)},"response_text":{_maybe(d.response_text)},'
+        f'"route":{_maybe(d.route)},',
+        f'"tags":{_strings(d.tags)},',
+    )
+
+
+def _decision_text(
+    d: Decision,
+    head: str | None = None,
+    outcome: _Outcome | None = None,
+    targets: Callable[[tuple[Any, ...]], str] = _targets_text,
+) -> str:
     """``serde.dumps(d)`` written out by hand: the same text as the generic
     path (keys sorted, compact, non-ASCII kept), without building the dict; a
-    test compares the two on every example decision.  ``head``: the ruleset's
-    fragment (:func:`_head`), when the caller rendered it once."""
+    test compares the two on every example decision.  ``head``, ``outcome``
+    and ``targets``: the ruleset's fragment (:func:`_head`), the outcome's
+    (:func:`_outcome_text`) and the targets' writer, when the caller keeps them
+    (:class:`DecisionWriter`)."""
     sla = d.sla
     if sla is None:
         sla_text = "null"
@@ -346,55 +376,85 @@ def _decision_text(d: Decision, head: str | None = None) -> str:
             f'{{"first_response_at":{_time(sla.first_response_at)},'
             f'"policy":{_string(sla.policy)},"resolution_at":{_time(sla.resolution_at)}}}'
         )
-    plans = ",".join([_plan_text(plan) for plan in d.escalations]) if d.escalations else ""
+    plans = (
+        ",".join([_plan_text(plan, targets) for plan in d.escalations]) if d.escalations else ""
+    )
     mid = d.message_id
     mid_text = _string(mid) if type(mid) is str else "null" if mid is None else str(int(mid))
-    errors = ",".join(
-        [
-            f'{{"kind":{_string(e.kind)},"location":{_maybe(e.location)},'
-            f'"message":{_string(e.message)},"rule":{_string(e.rule)}}}'
-            for e in d.errors
-        ]
-    )
-    overrides = ",".join(
-        [
-            f'{{"kept":{_string(o.kept)},"output":{_string(o.output)},'
-            f'"rule":{_string(o.rule)},"value":{_string(o.value)}}}'
-            for o in d.overrides
-        ]
+    errors = (
+        ",".join(
+            [
+                f'{{"kind":{_string(e.kind)},"location":{_maybe(e.location)},'
+                f'"message":{_string(e.message)},"rule":{_string(e.rule)}}}'
+                for e in d.errors
+            ]
+        )
+        if d.errors
+        else ""
     )
     values = (
         json_text({name: to_json_value(value) for name, value in d.values}) if d.values else "{}"
     )
     if head is None:
         head = _head(d.ruleset, d.ruleset_version)
+    matched, middle, tags = _outcome_text(d) if outcome is None else outcome
     return (
         f'{{"assign":{_maybe(d.assign)},"errors":[{errors}],"escalations":[{plans}],'
-        f'"matched":{_strings(d.matched)},"message_id":{mid_text},'
-        f'"now":{_time(d.now)},"overrides":[{overrides}],"priority":{_string(d.priority)},'
-        f'"response":{_maybe(d.response)},"response_text":{_maybe(d.response_text)},'
-        f'"route":{_maybe(d.route)},{head}'
-        f'"sla":{sla_text},"tags":{_strings(d.tags)},"values":{values}}}'
+        f'{matched}"message_id":{mid_text},"now":{_time(d.now)},{middle}{head}'
+        f'"sla":{sla_text},{tags}"values":{values}}}'
     )
 
 
-def decision_writer(ruleset: str, version: str | None) -> Callable[[Decision], str]:
-    """``serde.dumps`` for the decisions of one ruleset, with the fragment that
-    depends only on the ruleset (name, version, schema tag) rendered once: for
-    a host (the ``triage`` command) that writes many decisions of one bundle.
-    A decision of another ruleset is written in full, so the text is always
-    ``serde.dumps(decision)``."""
-    head = _head(ruleset, version)
+class DecisionWriter:
+    """``serde.dumps`` for the decisions of one ruleset, for a host (the
+    ``triage`` command) that writes many: what depends only on the ruleset
+    (name, version, schema tag) is rendered once, and what depends only on
+    which rules applied (matched, overrides, priority, response, route, tags)
+    and the escalation targets once per distinct value, up to ``capacity``
+    of each.  The text is always ``serde.dumps(decision)``: a decision of
+    another ruleset is written in full.
 
-    def write(d: Decision) -> str:
+    It keeps state (its fragments), so it belongs to its caller: one per
+    output stream, not shared between threads.
+    """
+
+    def __init__(self, ruleset: str, version: str | None, capacity: int = 4096) -> None:
+        self._ruleset = ruleset
+        self._version = version
+        self._head = _head(ruleset, version)
+        self._capacity = capacity
+        self._outcomes: dict[tuple[Any, ...], _Outcome] = {}
+        #: id(targets) -> (the tuple, kept alive so the id stays its own; its text)
+        self._targets: dict[int, tuple[tuple[Any, ...], str]] = {}
+
+    def _targets_text(self, targets: tuple[Any, ...]) -> str:
+        found = self._targets.get(id(targets))
+        if found is not None and found[0] is targets:
+            return found[1]
+        text = _targets_text(targets)
+        if len(self._targets) < self._capacity:
+            self._targets[id(targets)] = (targets, text)
+        return text
+
+    def __call__(self, d: Decision) -> str:
         # the engine's decisions hold the program's own strings: `is` decides at once
-        if (d.ruleset is ruleset or d.ruleset == ruleset) and (
-            d.ruleset_version is version or d.ruleset_version == version
+        if not (
+            (d.ruleset is self._ruleset or d.ruleset == self._ruleset)
+            and (d.ruleset_version is self._version or d.ruleset_version == self._version)
         ):
-            return _decision_text(d, head)
-        return _decision_text(d)
+            return _decision_text(d)
+        key = (d.matched, d.tags, d.route, d.priority, d.response, d.response_text, d.overrides)
+        outcome = self._outcomes.get(key)
+        if outcome is None:
+            outcome = _outcome_text(d)
+            if len(self._outcomes) < self._capacity:
+                self._outcomes[key] = outcome
+        return _decision_text(d, self._head, outcome, self._targets_text)
 
-    return write
+
+def decision_writer(ruleset: str, version: str | None) -> Callable[[Decision], str]:
+    """A :class:`DecisionWriter` for the decisions of one ruleset."""
+    return DecisionWriter(ruleset, version)
 
 
 register_dumps(Decision, _decision_text)
