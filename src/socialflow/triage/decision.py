@@ -310,7 +310,9 @@ def _targets_text(targets: tuple[Any, ...]) -> str:
     return ",".join([f'{{"kind":{_string(t.kind)},"name":{_string(t.name)}}}' for t in targets])
 
 
-def _plan_text(plan: EscalationPlan, targets: Callable[[tuple[Any, ...]], str] = _targets_text) -> str:
+def _plan_text(
+    plan: EscalationPlan, targets: Callable[[tuple[Any, ...]], str] = _targets_text
+) -> str:
     steps = ",".join(
         [
             f'{{"at":{_time(step.at)},"level":{int(step.level)},"round":{int(step.round)},'
@@ -376,9 +378,7 @@ def _decision_text(
             f'{{"first_response_at":{_time(sla.first_response_at)},'
             f'"policy":{_string(sla.policy)},"resolution_at":{_time(sla.resolution_at)}}}'
         )
-    plans = (
-        ",".join([_plan_text(plan, targets) for plan in d.escalations]) if d.escalations else ""
-    )
+    plans = ",".join([_plan_text(plan, targets) for plan in d.escalations]) if d.escalations else ""
     mid = d.message_id
     mid_text = _string(mid) if type(mid) is str else "null" if mid is None else str(int(mid))
     errors = (
