@@ -1,7 +1,8 @@
 """Outputs are byte-identical under any PYTHONHASHSEED (DESIGN principle 1).
 
 One script exercises every stage — CEL results, error texts and generated
-source, DSL diagnostics, triage decisions and explanations, access answers —
+source, DSL diagnostics (every golden file and bundle), layers, triage
+decisions and explanations, access answers —
 and is run in subprocesses with different hash seeds; the outputs must match.
 """
 
@@ -84,6 +85,28 @@ SCRIPT = textwrap.dedent(
     out.append(repr(access.what_can("u1", "view")))
     out.append(str(access.explain("u1", "publish", "acct-1")))
     out.append(repr(access.violations()))
+
+    # layers, syntax recovery and the newer checks: every diagnostic of the golden
+    # bundles and files, and each bureau layer's rules and a decision
+    import sys
+    from pathlib import Path
+    root = Path(sys.argv[1])
+    hub = sf.load(root / "examples" / "triage")
+    example = {"id": "e1", "channel": "twitter", "kind": "mention", "account": "acct-001",
+               "text": "Charged twice, refund now", "lang": "fr", "sentiment": -0.8,
+               "author": {"handle": "@guardian", "followers": 9000, "verified": True},
+               "received_at": "2026-11-23T22:30:00Z"}
+    for name in hub.layers:
+        layer = hub.layer(name)
+        out.append(repr([(r.name, r.precedence) for r in layer.program.rules]))
+        out.append(layer.triage(example, now).to_json())
+    golden = root / "tests" / "golden"
+    for case in sorted(golden.iterdir()):
+        if case.suffix == ".sf" or case.is_dir():
+            try:
+                sf.load(case)
+            except sf.SourceError as err:
+                out.append(str(err))
     print("\n".join(out))
     '''
 )
@@ -91,8 +114,13 @@ SCRIPT = textwrap.dedent(
 
 def _run(seed: str) -> str:
     env = {**os.environ, "PYTHONHASHSEED": seed}
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     result = subprocess.run(
-        [sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, check=False
+        [sys.executable, "-c", SCRIPT, root],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     return result.stdout
