@@ -14,6 +14,7 @@ are shown by their literal text (```(```) or, failing that, in lower case.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable, Mapping, Sequence
 from importlib import resources
 from pathlib import Path
@@ -311,6 +312,45 @@ def _with_positions(build: Callable[[list[Any]], Any]) -> Callable[[list[Any]], 
 MAX_EXPECTED: Final = 8
 _CLOSERS: Final = {"(": ")", "[": "]", "{": "}"}
 _QUOTES: Final = "'\""
+#: What code holds besides brackets: string literals (a one-line one may be
+#: unclosed: it ends at the line's end) and comments, skipped whole.
+_SKIPPED: Final = re.compile(
+    r'"""(?:\\.|[^\\])*?(?:"""|\Z)|\'\'\'(?:\\.|[^\\])*?(?:\'\'\'|\Z)'
+    r'|"(?:\\.|[^"\\\n])*"?|\'(?:\\.|[^\'\\\n])*\'?|//[^\n]*|#[^\n]*',
+    re.DOTALL,
+)
+#: A skipped piece, or a bracket.
+_SKIPPED_OR_BRACKET: Final = re.compile(_SKIPPED.pattern + r"|[()\[\]{}]", re.DOTALL)
+#: How far after an error the closer of a bracket is looked for (a bound, so
+#: that a file of many errors costs time in proportion to its length).
+CLOSER_REACH: Final = 64 * 1024
+
+
+def code_at(text: str, start: int, end: int) -> bool:
+    """Is offset ``end`` in code (not inside a string literal or a comment), when
+    ``start`` is?  Scans ``text`` from ``start`` once."""
+    for m in _SKIPPED.finditer(text, start):
+        if m.start() >= end:
+            return True
+        if m.end() > end:
+            return False
+    return True
+
+
+def _closed_later(text: str, after: int, opener: str) -> bool:
+    """Is the bracket ``opener``, open at ``after``, closed further on (within
+    :data:`CLOSER_REACH`; strings and comments skipped)?"""
+    closer = _CLOSERS[opener]
+    depth = 1
+    for m in _SKIPPED_OR_BRACKET.finditer(text, after, min(len(text), after + CLOSER_REACH)):
+        char = m.group()
+        if char == opener:
+            depth += 1
+        elif char == closer:
+            depth -= 1
+            if depth == 0:
+                return True
+    return False
 
 
 def syntax_diagnostic(
@@ -489,12 +529,17 @@ def _unclosed(
         return None
     if token is None:
         return None
-    if token.type == "$END" or str(token) in _CLOSERS.values():
+    if token.type == "$END":
         return opener
     here = token.start_pos or 0
+    if str(token) in _CLOSERS.values():
+        # another closer: a stray one when this bracket is closed after it
+        return None if _closed_later(text, here + 1, str(opener)) else opener
     line_start = text.rfind("\n", 0, here) + 1
     if line_start <= (opener.start_pos or 0) or text[line_start:here].strip():
         return None  # the same line as the opener, or not the first word of its line
+    if _closed_later(text, here, str(opener)):
+        return None  # closed further on: the mistake is here, not a missing closer
     return opener
 
 

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 import socialflow as sf
 from socialflow.bundle import loads_many
+from socialflow.dsl import ast
 from socialflow.dsl.parser import parse_module, parse_module_recovering
 
 HEADER = """ruleset recovery
@@ -142,3 +143,72 @@ def test_every_declaration_but_the_broken_one_is_kept(
     assert errors and all(d.code == "syntax_error" for d in errors)
     kept = {d.name.text for d in module.decls if hasattr(d, "name")}
     assert kept >= set(names) | {f"r_{n}" for n in names if n != broken}
+
+
+def _errors(*sources: tuple[str, str]) -> list[tuple[str, str, str]]:
+    with pytest.raises(sf.SourceError) as caught:
+        loads_many(list(sources))
+    return [
+        (d.code, d.span.location() if d.span else "", d.message)
+        for d in caught.value.diagnostics
+        if d.severity is sf.Severity.ERROR
+    ]
+
+
+def test_a_mistake_inside_a_closed_block_is_not_an_unclosed_bracket() -> None:
+    """`then` forgotten on a line of its own: the block is closed further down,
+    so the error is the word that came instead, not the `{`."""
+    found = _errors(("t.sf", "queue q\nrule a {\n  when true\n  route q\n}\n"))
+    assert found == [("syntax_error", "t.sf:4:3", "unexpected `route`")]
+    stray = _errors(("t.sf", "queue q\nrule a { when true then route q ) }\n"))
+    assert stray == [("syntax_error", "t.sf:2:33", "unexpected `)`")]
+    really = _errors(
+        ("t.sf", "queue q\nrule a {\n  when true then route q\n\nrule b { then route q }\n")
+    )
+    assert really[0][:2] == ("syntax_error", "t.sf:2:8") and "unclosed `{`" in really[0][2]
+
+
+def test_a_declaration_after_an_unclosed_block_is_kept() -> None:
+    found = _errors(
+        (
+            "t.sf",
+            "queue q\nrule a { when true then route q\n"
+            "sla standard { first_response 1h }\n"
+            "rule b { when true then route q; sla standard }\n",
+        )
+    )
+    assert [code for code, _, _ in found] == ["syntax_error"]
+
+
+def test_parsing_does_not_resume_inside_a_string() -> None:
+    text = (
+        'queue q\nrule a { when msg == ) then respond """hi\n'
+        'rule b { then route q }\n""" }\nrule b { then route q }\n'
+    )
+    module, errors = parse_module_recovering(text, "t.sf")
+    assert [e.span.location() for e in errors if e.span] == ["t.sf:2:22"]
+    assert [d.name.text for d in module.decls if isinstance(d, ast.RuleDecl)] == ["b"]
+
+
+def test_a_broken_header_causes_no_layer_errors() -> None:
+    hub = 'ruleset hub version "1"\nschema M { id: string }\ninput msg: M\nqueue q\n'
+    layer = "ruleset uk extends hub\nrule x { then route q }\n"
+    broken_hub = hub.replace('version "1"', "version 1.0")
+    assert [c for c, _, _ in _errors(("hub.sf", broken_hub), ("uk.sf", layer))] == ["syntax_error"]
+    broken_layer = "ruleset uk extends hub version 2.0\noverride rule x { then route q }\nrule y { then route q }\n"
+    assert [c for c, _, _ in _errors(("hub.sf", hub), ("uk.sf", broken_layer))] == ["syntax_error"]
+
+
+@pytest.mark.parametrize(
+    ("written", "meant"), [("15min", "15m"), ("2 hours", "2h"), ("3 secs", "3s"), ("2ms", None)]
+)
+def test_a_duration_hint_names_only_a_unit_that_was_meant(written: str, meant: str | None) -> None:
+    ((_, _, message),) = _errors(("t.sf", f"sla s {{ first_response {written} }}\n"))
+    with pytest.raises(sf.ParseError) as caught:
+        sf.loads(f"sla s {{ first_response {written} }}\n", "t.sf")
+    help_text = caught.value.diagnostics[0].help or ""
+    assert message == f"`{written}` is not a duration"
+    if meant is None:
+        assert "write `" not in help_text
+    else:
+        assert help_text == f"write `{meant}`"

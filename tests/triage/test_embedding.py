@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -253,6 +254,10 @@ def test_the_writers_kept_fragments_never_change_its_text() -> None:
         write = DecisionWriter("acme_inbound", "2026.11.1", capacity)
         for d in decisions + decisions[::-1]:
             assert write(d) == sf.serde.generic_dumps(d)
+    # ids of other JSON types, in decisions a host builds by hand
+    for odd in (True, False, 10**30, "ü\u2028"):
+        d = attrs.evolve(decisions[0], message_id=odd)
+        assert write(d) == sf.serde.dumps(d) == sf.serde.generic_dumps(d)
 
 
 # -- loads_many ---------------------------------------------------------------------------

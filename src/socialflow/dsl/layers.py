@@ -71,8 +71,13 @@ def compose(modules: Sequence[ast.Module]) -> Composition:
     diagnostics: list[Diagnostic] = []
     base: list[ast.Module] = []
     own: dict[str, tuple[ast.RulesetDecl, ast.Module]] = {}
+    # rulesets whose header had a syntax error (reported): nothing that only
+    # their absence causes is reported, and a layer's file is left out whole
+    unreadable = {n.text for m in modules for b in m.broken if b.kind == "ruleset" for n in b.names}
     for module in modules:
         header = _header(module)
+        if header is None and any(b.kind == "extends" for b in module.broken):
+            continue
         if header is None or header.extends is None:
             stray = _overrides_outside_layer(module)
             if stray:  # reported once, and left out so they cause nothing more
@@ -151,7 +156,8 @@ def compose(modules: Sequence[ast.Module]) -> Composition:
                 parent_header = _header(effective[parent_name].modules[-1])
                 parent_modules = effective[parent_name].modules
             else:
-                if parent_name not in own:  # a layer of a broken chain is not reported twice
+                if parent_name not in own and parent_name not in unreadable:
+                    # (a layer of a broken chain is reported once, at the break)
                     known = [n for n in (base_name, *own) if n is not None and n != layer]
                     hint = did_you_mean(parent_name, known)
                     shown = ", ".join(f"`{k}`" for k in known) or "none"

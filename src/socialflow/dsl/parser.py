@@ -17,7 +17,7 @@ from lark import Token, Tree
 from lark.exceptions import UnexpectedInput, UnexpectedToken
 from lark.utils import TextSlice
 
-from socialflow._syntax import lalr_parser, parser_stack
+from socialflow._syntax import code_at, lalr_parser, parser_stack
 from socialflow.cel import ast as cel_ast
 from socialflow.cel.limits import Limits
 from socialflow.cel.parser import build_expr, decode_string, make_span
@@ -47,6 +47,19 @@ DURATION_UNITS: Final = (
     ("s", 1, "seconds"),
 )
 _UNIT_SECONDS: Final = {unit: seconds for unit, seconds, _ in DURATION_UNITS}
+#: Words written for a unit (`15min`, `2 hours`) and the letter meant: exact
+#: words only, so `2ms` (milliseconds, which durations do not have) is not
+#: read as minutes.
+_UNIT_WORDS: Final = {
+    word: unit
+    for unit, _, name in DURATION_UNITS
+    for word in (
+        unit,
+        name,
+        name[:-1],
+        *{"d": (), "h": ("hr", "hrs"), "m": ("min", "mins"), "s": ("sec", "secs")}[unit],
+    )
+}
 _DURATION_PART: Final = re.compile(rf"([0-9]+)([{''.join(_UNIT_SECONDS)}])")
 #: What was written where a duration was expected: a number, and a word after it.
 _BAD_DURATION: Final = re.compile(
@@ -177,6 +190,16 @@ _DECLARES: Final = re.compile(
     rf"\s+(?P<names>{_IDENT_RE}(?:\s*,\s*{_IDENT_RE})*)"
 )
 _NAME: Final = re.compile(_IDENT_RE)
+#: A line that can only begin a declaration (before the error, a keyword line
+#: such as an action `sla standard` is part of the broken block).
+_DECLARATION_LINE: Final = re.compile(
+    rf"(?:ruleset|schema|queue|calendar|sla|escalation|workflow|role|base)\s+{_IDENT_RE}\s*[{{=]"
+    rf"|(?:override\s+)?rule\s+{_IDENT_RE}\s*(?:\"[^\"\n]*\"\s*)?\{{|test\s+\""
+)
+#: A ``ruleset`` header: its name and the ruleset it extends.
+_HEADER: Final = re.compile(
+    rf"ruleset\s+(?P<name>{_IDENT_RE})(?:\s+extends\s+(?P<parent>{_IDENT_RE}))?"
+)
 
 
 def _syntax_error(source: Source, e: UnexpectedInput) -> Diagnostic:
@@ -203,14 +226,7 @@ def _duration_diagnostic(source: Source, m: re.Match[str]) -> Diagnostic:
     )
     number = m.group("number")
     word = (m.group("word") or "").lower()
-    meant = next(
-        (
-            unit
-            for unit, _, name in DURATION_UNITS
-            if word and (word in (unit, name) or name.startswith(word.rstrip("s")))
-        ),
-        None,
-    )
+    meant = _UNIT_WORDS.get(word)
     help_text, notes = how, tuple[str, ...]()
     if word and number.isdigit() and meant is not None:
         help_text, notes = f"write `{number}{meant}`", (how,)
@@ -248,23 +264,41 @@ def _completed(e: UnexpectedInput, end: int) -> tuple[list[Any], int | None, int
 
 def _resync(text: str, block: int, error_at: int) -> int | None:
     """Where parsing resumes after a syntax error at ``error_at`` in the
-    declaration starting at ``block``: the next line, from the error on, that
-    begins a declaration no further indented than the broken one."""
+    declaration starting at ``block``: the next line after the broken
+    declaration's start that begins a declaration no further indented than it,
+    outside string literals and comments.  A line before the error counts too
+    when it has a shape only a declaration has (``sla standard {`` after a rule
+    left unclosed is the next declaration, not an action of the rule)."""
     line_start = text.rfind("\n", 0, block) + 1
     indent = len(text[line_start:block]) - len(text[line_start:block].lstrip(" \t"))
     if text[line_start:block].strip():  # the broken one does not begin its line
         indent = block - line_start
     after = error_at if error_at > block else error_at + 1
-    for m in _RESYNC.finditer(text, text.rfind("\n", 0, after) + 1):
+    checked = block  # code up to here is known to be outside strings and comments
+    for m in _RESYNC.finditer(text, text.find("\n", block) + 1 or len(text)):
         start = m.start("kw")
-        if start >= after and len(m.group("indent")) <= indent:
-            return start
+        if start <= block or len(m.group("indent")) > indent:
+            continue
+        if start < after and not _DECLARATION_LINE.match(text, start):
+            continue
+        if not code_at(text, checked, start):
+            continue
+        checked = start
+        return start
     return None
 
 
 def _declared_by(source: Source, start: int) -> list[ast.BrokenDecl]:
     """What the declaration at ``start`` would have declared: its keyword and
     the names after it (none when its first words do not say)."""
+    header = _HEADER.match(source.text, start)
+    if header is not None:
+        # a broken header: its name (and that it is a layer) keep the layers
+        # from reporting what only its absence causes
+        found = [ast.BrokenDecl("ruleset", (_name_at(source, header, "name"),))]
+        if header.group("parent"):
+            found.append(ast.BrokenDecl("extends", (_name_at(source, header, "parent"),)))
+        return found
     m = _DECLARES.match(source.text, start)
     if m is None:
         word = _NAME.match(source.text, start)
@@ -275,6 +309,10 @@ def _declared_by(source: Source, start: int) -> list[ast.BrokenDecl]:
         for n in _NAME.finditer(m.group("names"))
     )
     return [ast.BrokenDecl(m.group("kw"), names)]
+
+
+def _name_at(source: Source, m: re.Match[str], group: str) -> ast.Name:
+    return ast.Name(m.group(group), Span(source, m.start(group), m.end(group)))
 
 
 def normalise_text(text: str) -> str:

@@ -380,7 +380,15 @@ def _decision_text(
         )
     plans = ",".join([_plan_text(plan, targets) for plan in d.escalations]) if d.escalations else ""
     mid = d.message_id
-    mid_text = _string(mid) if type(mid) is str else "null" if mid is None else str(int(mid))
+    mid_text = (
+        _string(mid)
+        if type(mid) is str
+        else "null"
+        if mid is None
+        else ("true" if mid else "false")
+        if type(mid) is bool
+        else str(int(mid))
+    )
     errors = (
         ",".join(
             [
