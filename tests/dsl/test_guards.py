@@ -177,3 +177,62 @@ def test_a_null_optional_field_is_absent() -> None:
     assert decision.tags == () and decision.errors == ()
     assert message == {"id": "a", "tags": [], "rating": None}
     assert bundle.triage({"id": "a", "tags": [], "rating": 5}, NOW).tags == ("t",)
+
+
+REPLIES = """
+schema Reply { text: string, rating?: int }
+schema Message { id: string, rating?: int, replies: list(Reply), byid: map(string, Reply) }
+input msg: Message
+queue q
+"""
+REPLIES_MESSAGE = {
+    "id": "m",
+    "rating": 5,
+    "replies": [{"text": "x", "rating": 1}, {"text": "y"}],
+    "byid": {"a": {"text": "z"}},
+}
+
+
+@pytest.mark.parametrize(
+    ("condition", "accepted"),
+    [
+        # a loop variable named like a guarded outer value is a new value
+        ("has(msg.rating) && msg.replies.all(msg, msg.rating > 0)", False),
+        ("msg.replies.exists(r, has(r.rating) && msg.replies.all(r, r.rating > 0))", False),
+        # reads that are not a plain path of a variable: decided by their type
+        ("msg.replies[1].rating > 0", False),
+        ("has(msg.replies[1].rating) && msg.replies[1].rating > 0", True),
+        ("msg.byid.all(k, msg.byid[k].rating > 0)", False),
+        ("has(msg.byid.a) && msg.byid.a.rating > 0", False),
+        ("msg.replies.map(r, r).all(x, x.rating > 0)", False),
+        ("msg.replies.map(r, r).all(x, has(x.rating) && x.rating > 0)", True),
+        # map's transform runs only where its filter held
+        ("msg.replies.map(r, has(r.rating), r.rating).size() > 0", True),
+    ],
+)
+def test_every_optional_read_is_found_whatever_it_reads_from(
+    condition: str, accepted: bool
+) -> None:
+    text = REPLIES + f"rule r {{ when {condition} then route q }}"
+    if not accepted:
+        with pytest.raises(sf.CheckError) as caught:
+            sf.loads(text, "g.sf")
+        assert {d.code for d in caught.value.diagnostics} == {"unguarded_optional_field"}
+        return
+    bundle = sf.loads(text, "g.sf")
+    bundle.triage(REPLIES_MESSAGE, NOW, strict=True)  # never raises
+
+
+def test_the_first_unguarded_read_is_the_one_reported() -> None:
+    with pytest.raises(sf.CheckError) as caught:
+        sf.loads(
+            HEADER + 'rule r { when msg.id == "x" || msg.rating < 1 || msg.rating > 9 '
+            'then tag "t" }',
+            "g.sf",
+        )
+    (error,) = caught.value.diagnostics
+    assert error.span is not None and error.span.location() == "g.sf:5:32"
+    # in an `||` chain the operand is guarded, not the whole condition
+    assert error.help == (
+        'guard the condition: `msg.id == "x" || (has(msg.rating) && msg.rating < 1) || msg.rating > 9`'
+    )

@@ -13,7 +13,7 @@ from collections.abc import Callable, Collection, Sequence
 from typing import Any, Final, TypeVar
 
 from socialflow._suggest import did_you_mean
-from socialflow.cel.checker import check as check_cel
+from socialflow.cel.checker import CheckedExpr, check_expr
 from socialflow.cel.types import ObjectType
 from socialflow.dsl import ast
 from socialflow.dsl.program import AccessRule, CheckedRule, CheckedWorkflow, Schema
@@ -171,19 +171,21 @@ class Context:
         self._suggestion_budget -= len(candidates)
         return did_you_mean(name, candidates)
 
-    def cel(self, text: ast.CelText, declarations: dict[str, Any], want_bool: bool) -> bool:
-        """Type-check an embedded CEL expression against ``declarations``; False
-        when it has errors."""
+    def cel(
+        self, text: ast.CelText, declarations: dict[str, Any], want_bool: bool
+    ) -> CheckedExpr | None:
+        """Type-check an embedded CEL expression against ``declarations``: the
+        types of its nodes, or None when it has errors."""
         try:
-            result = check_cel(text.expr, declarations)
+            checked = check_expr(text.expr, declarations)
         except SourceError as e:  # a CheckError, or a SourceLimitError (too deep)
             self.diagnostics.extend(e.diagnostics)
-            return False
-        name = str(result)
+            return None
+        name = str(checked.type)
         if want_bool and name not in ("bool", "dyn"):
             self.error("type_error", f"a condition must be a `bool`, not `{name}`", text.span)
-            return False
-        return True
+            return None
+        return checked
 
     # -- diagnostics -----------------------------------------------------------------------
     def location(self, span: Span) -> str:

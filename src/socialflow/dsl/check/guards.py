@@ -31,6 +31,8 @@ from collections.abc import Iterator, Mapping
 from typing import Final
 
 from socialflow.cel import ast as cel_ast
+from socialflow.cel.checker import CheckedExpr
+from socialflow.cel.types import ObjectType
 from socialflow.dsl import ast
 from socialflow.dsl.check.context import Context
 from socialflow.dsl.program import Schema, SchemaField
@@ -110,6 +112,7 @@ def check_guards(
     condition: bool,
     fail_closed: str | None = None,
     known: frozenset[Path] = _NOTHING,
+    checked: CheckedExpr | None = None,
 ) -> None:
     """Report each optional field ``text`` reads where it may be absent (once per
     field path).  ``roots`` are the variables whose values have a schema type
@@ -118,7 +121,13 @@ def check_guards(
     for a value).  With ``fail_closed`` (a note saying what an error does to
     the access rule) each read is an ``unguarded_attribute`` warning instead.
     ``known``: the paths present wherever ``text`` is evaluated (for a rule's
-    ``set`` or ``assign`` value, what its matching ``when`` proves: :func:`proven`)."""
+    ``set`` or ``assign`` value, what its matching ``when`` proves: :func:`proven`).
+    ``checked``: the checker's types of ``text``; with them, a read that is not a
+    plain path of a variable (``msg.replies[0].rating``, a field of a macro's
+    result or of a loop over one) is found optional by the type it reads from.
+
+    The nodes are visited in source order, so the first unguarded read of a
+    field is the one reported."""
     reported: set[Path] = set()
     todo: list[_Item] = [(text.expr, known, roots, text.expr)]
     while todo:
@@ -130,6 +139,8 @@ def check_guards(
             if select.test_only:
                 continue
             read = _resolve(select, fields, env)
+            if read is None and checked is not None:
+                read = _typed_read(select, fields, checked)
             if read is not None and read[1].optional and read[0] not in known:
                 path, f, optional = read
                 if path not in reported:
@@ -151,14 +162,23 @@ def check_guards(
             _call(call, known, env, host, todo)
         elif kind is cel_ast.Comprehension:
             loop: cel_ast.Comprehension = node  # type: ignore[assignment]
-            todo.append((loop.range, known, env, host))
             inner = _bind(loop, fields, env)
             bound = inner.keys() - env.keys()
-            todo.append((loop.body, known, inner, loop.body if bound else host))
+            # the loop's variables are new values: what was proven of the outer
+            # ones of the same names says nothing of them
+            names = (loop.var, loop.var2)
+            inside = frozenset(p for p in known if p[0] not in names)
+            body = inside
             if loop.filter is not None:
-                todo.append((loop.filter, known, inner, loop.filter if bound else host))
+                # the transform of `map(x, filter, transform)` runs where the filter held
+                body = inside | _proves(loop.filter, True)
+                todo.append((loop.body, body, inner, loop.body if bound else host))
+                todo.append((loop.filter, inside, inner, loop.filter if bound else host))
+            else:
+                todo.append((loop.body, body, inner, loop.body if bound else host))
+            todo.append((loop.range, known, env, host))
         else:
-            todo.extend((kid, known, env, host) for kid in cel_ast.children(node))
+            todo.extend((kid, known, env, host) for kid in reversed(cel_ast.children(node)))
 
 
 def proven(condition: ast.CelText | None) -> frozenset[Path]:
@@ -179,7 +199,7 @@ def _call(
         operands = _chain(call)
         proofs = [_proves(op, function == "_&&_") for op in operands]
         if not any(proofs):
-            todo.extend((op, known, env, host) for op in operands)
+            todo.extend((op, known, env, host) for op in reversed(operands))
             return
         # An operand may assume what the others prove, as long as no two operands
         # rely on each other (`has(a.b.c) && has(a.b.c)` guards nothing of `a.b`):
@@ -188,21 +208,23 @@ def _call(
         pure = [_pure_guard(op) for op in operands]
         every_guard = frozenset().union(*(p for p, g in zip(proofs, pure, strict=True) if g))
         guards_before = others_before = _NOTHING
+        items: list[_Item] = []
         for op, proof, is_guard in zip(operands, proofs, pure, strict=True):
             if is_guard:
-                todo.append((op, known | guards_before, env, host))
+                items.append((op, known | guards_before, env, host))
                 guards_before = guards_before | proof
             else:
-                todo.append((op, known | every_guard | others_before, env, host))
+                items.append((op, known | every_guard | others_before, env, host))
                 others_before = others_before | proof
+        todo.extend(reversed(items))  # visited in source order
         return
     if call.target is None and function == "_?_:_" and len(call.args) == 3:
         test, yes, no = call.args
-        todo.append((test, known, env, host))
-        todo.append((yes, known | _proves(test, True), env, host))
         todo.append((no, known | _proves(test, False), env, host))
+        todo.append((yes, known | _proves(test, True), env, host))
+        todo.append((test, known, env, host))
         return
-    todo.extend((kid, known, env, host) for kid in cel_ast.children(call))
+    todo.extend((kid, known, env, host) for kid in reversed(cel_ast.children(call)))
 
 
 def _chain(call: cel_ast.Call) -> list[cel_ast.Expr]:
@@ -259,17 +281,38 @@ def _pure_guard(node: cel_ast.Expr) -> bool:
 
 
 def _path(select: cel_ast.Select) -> Path | None:
-    """``a.b.c`` as ``("a", "b", "c")``; None when it is not a chain of fields on
-    a variable."""
+    """``a.b.c`` as ``("a", "b", "c")``, an index as its text (``a.b[0].c`` is
+    ``("a", "b", "[0]", "c")``); None when it is not such a chain on a variable."""
     names = [select.field]
     node = select.operand
-    while isinstance(node, cel_ast.Select) and not node.test_only:
-        names.append(node.field)
-        node = node.operand
+    while True:
+        if isinstance(node, cel_ast.Select) and not node.test_only:
+            names.append(node.field)
+            node = node.operand
+        elif isinstance(node, cel_ast.Index):
+            names.append(f"[{node.index.span.text()}]")
+            node = node.operand
+        else:
+            break
     if not isinstance(node, cel_ast.Ident):
         return None
     names.append(node.name)
     return tuple(reversed(names))
+
+
+def _typed_read(
+    select: cel_ast.Select, fields: Fields, checked: CheckedExpr
+) -> tuple[Path, SchemaField, tuple[Path, ...]] | None:
+    """The read ``select`` makes, decided by the type it reads from: its path (or
+    its text, when it has none) and the field, when that is a schema's field."""
+    record = checked.type_of(select.operand)
+    if not isinstance(record, ObjectType) or record.name not in fields:
+        return None
+    found = fields[record.name].get(select.field)
+    if found is None:
+        return None
+    path = _path(select) or (select.span.text(),)
+    return path, found, (path,) if found.optional else ()
 
 
 def _resolve(
@@ -331,7 +374,7 @@ def _report(
     fail_closed: str | None,
 ) -> None:
     written = _written(select)
-    guards = " && ".join(f"has({'.'.join(p)})" for p in missing)
+    guards = " && ".join(f"has({_text(p)})" for p in missing)
     if condition or host is not text.expr:
         form = _guarded(text, host, select, guards)
         where = "guard the condition" if host is text.expr else "guard it inside the loop"
@@ -358,9 +401,13 @@ def _report(
     )
 
 
+def _text(path: Path) -> str:
+    """A path as written: ``msg.replies[0].rating``."""
+    return "".join(p if p.startswith("[") or i == 0 else "." + p for i, p in enumerate(path))
+
+
 def _written(select: cel_ast.Select) -> str:
-    path = _path(select)
-    return ".".join(path) if path is not None else select.field
+    return select.span.text()
 
 
 #: The longest guarded form a help text shows whole.
@@ -380,6 +427,15 @@ def _guarded(text: ast.CelText, host: cel_ast.Expr, select: cel_ast.Select, guar
                 at = operand.span.start
                 break
         part = f"{source[start:at]}{guards} && {source[at:end]}"
+    elif isinstance(host, cel_ast.Call) and host.function == "_||_" and host.target is None:
+        # guarding the whole `||` would stop its other operands from matching:
+        # guard the operand that reads the field
+        part = source[start:end]
+        for operand in _chain(host):
+            if operand.span.start <= select.span.start < operand.span.end:
+                a, b = operand.span.start, operand.span.end
+                part = f"{source[start:a]}({guards} && {source[a:b]}){source[b:end]}"
+                break
     else:
         body = source[start:end]
         bare = (

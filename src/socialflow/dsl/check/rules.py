@@ -6,13 +6,12 @@ from __future__ import annotations
 from typing import Final, assert_never
 
 from socialflow._suggest import did_you_mean
-from socialflow.cel.checker import check as check_cel
+from socialflow.cel.checker import CheckedExpr
 from socialflow.dsl import ast
 from socialflow.dsl.check.context import Context
 from socialflow.dsl.check.guards import Fields, check_guards, fields_of, may_be_missing, proven
 from socialflow.dsl.check.schemas import check_enum_comparisons, has_enums
 from socialflow.dsl.program import PRIORITIES, CheckedRule
-from socialflow.errors import SourceError
 from socialflow.source import Span
 
 #: types ``string(...)`` converts
@@ -50,14 +49,13 @@ def check_priority(ctx: Context, level: ast.Name, hint: bool = True) -> None:
         )
 
 
-def _assignee(ctx: Context, value: ast.CelText) -> bool:
+def _assignee(ctx: Context, value: ast.CelText) -> CheckedExpr | None:
     """``assign CEL``: the expression must be a string (``dyn`` is checked when it
-    runs); whether it type-checked."""
-    try:
-        result = str(check_cel(value.expr, ctx.declarations))
-    except SourceError as e:  # a CheckError, or a SourceLimitError (too deep)
-        ctx.diagnostics.extend(e.diagnostics)
-        return False
+    runs); its types, or None when it does not type-check."""
+    checked = ctx.cel(value, ctx.declarations, want_bool=False)
+    if checked is None:
+        return None
+    result = str(checked.type)
     if result not in ("string", "dyn"):
         ctx.error(
             "assign_not_string",
@@ -65,7 +63,7 @@ def _assignee(ctx: Context, value: ast.CelText) -> bool:
             value.span,
             f"convert it: `assign string({value.text})`" if result in _CONVERTIBLE else None,
         )
-    return True
+    return checked
 
 
 def _rule(
@@ -86,9 +84,9 @@ def _rule(
         ctx.warning(
             "rule_without_actions", f"rule `{rule.name.text}` has no `then` actions", rule.name.span
         )
-    checked = rule.when is not None and ctx.cel(rule.when, ctx.declarations, want_bool=True)
-    if checked and roots and rule.when is not None:
-        check_guards(ctx, rule.when, fields, roots, condition=True)
+    checked = None if rule.when is None else ctx.cel(rule.when, ctx.declarations, want_bool=True)
+    if checked is not None and roots and rule.when is not None:
+        check_guards(ctx, rule.when, fields, roots, condition=True, checked=checked)
     if enums and rule.when is not None:
         check_enum_comparisons(ctx, rule.when)
     seen: dict[str, ast.Action] = {}
@@ -114,14 +112,20 @@ def _rule(
             case ast.PriorityAction(level=level):
                 check_priority(ctx, level)
             case ast.SetAction(value=value):
-                if ctx.cel(value, ctx.declarations, want_bool=False) and roots:
-                    check_guards(ctx, value, fields, roots, False, known=proven(rule.when))
+                typed = ctx.cel(value, ctx.declarations, want_bool=False)
+                if typed is not None and roots:
+                    known = proven(rule.when)
+                    check_guards(ctx, value, fields, roots, False, known=known, checked=typed)
                 if enums:
                     check_enum_comparisons(ctx, value)
             case ast.AssignAction(value=computed):
                 if computed is not None:
-                    if _assignee(ctx, computed) and roots:
-                        check_guards(ctx, computed, fields, roots, False, known=proven(rule.when))
+                    typed = _assignee(ctx, computed)
+                    if typed is not None and roots:
+                        known = proven(rule.when)
+                        check_guards(
+                            ctx, computed, fields, roots, False, known=known, checked=typed
+                        )
                     if enums:
                         check_enum_comparisons(ctx, computed)
             case ast.TagAction() | ast.RespondAction() | ast.IgnoreAction() | ast.StopAction():
