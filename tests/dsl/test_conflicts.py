@@ -53,3 +53,18 @@ def test_ten_thousand_rules_at_one_precedence_stay_bounded() -> None:
         "set `route` differently"
     )
     assert elapsed < 20  # linear: a quadratic comparison would take minutes
+
+
+def test_one_odd_rule_among_thousands_costs_no_walk_over_the_others() -> None:
+    """The first rule routes elsewhere than 9,999 others: each of those is
+    compared with that one rule only, not walked past the many of its own value."""
+    n = 10_000
+    rules = "".join(
+        f'rule r{i} {{ when msg.id != "{i}" then route q{0 if i else 1} }}\n' for i in range(n)
+    )
+    started = time.process_time()
+    found = conflicts(rules, 2)
+    elapsed = time.process_time() - started
+    assert len(found) == MAX_CONFLICTS_LISTED + 1
+    assert found[-1].message.startswith(f"... and {n - 1 - MAX_CONFLICTS_LISTED} more pairs")
+    assert elapsed < 20  # the walk over earlier setters of the same value took minutes

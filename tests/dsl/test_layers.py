@@ -275,3 +275,25 @@ def test_the_test_command_runs_every_layers_tests(capsys: pytest.CaptureFixture[
     assert main(["test", str(EXAMPLES)]) == 0
     out = capsys.readouterr().out
     assert "bureaus/uk.sf:" in out and "bureaus/fr.sf:" in out and "bureaus/de.sf:" in out
+
+
+def test_a_conflict_an_override_creates_is_reported_for_the_layer() -> None:
+    """Two hub rules of one precedence that route alike conflict once a layer
+    overrides one to route elsewhere: the warning is at the hub's rule, noting
+    the layer."""
+    hub = HUB.replace("rule loud { precedence 10", "rule loud { precedence 50").replace(
+        "then priority high", "then route billing"
+    )
+    bundle = loads_many(
+        [
+            ("hub.sf", hub),
+            (
+                "uk.sf",
+                'ruleset uk extends hub\noverride rule refund { when msg.text.contains("refund") then route vip }',
+            ),
+        ]
+    )
+    (warning,) = [w for w in bundle.warnings if w.code == "conflicting_rules"]
+    assert warning.span is not None and warning.span.source.name == "hub.sf"
+    assert "in layer `uk`, with its rules" in warning.notes
+    assert not [w for w in loads_many([("hub.sf", hub)]).warnings if w.code == "conflicting_rules"]

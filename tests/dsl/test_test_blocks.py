@@ -176,3 +176,26 @@ def test_the_example_uses_a_base_and_deadlines(capsys: pytest.CaptureFixture[str
     assert main(["test", str(examples)]) == 0
     out = capsys.readouterr().out
     assert "deadlines on UK business hours PASSED" in out
+
+
+def test_a_base_given_twice_a_key_or_used_thrice_with_a_bad_value() -> None:
+    with pytest.raises(sf.CheckError) as caught:
+        sf.loads(
+            HEADER.replace('base tweet = {"id": "t1"', 'base tweet = {"id": 1')
+            + "".join(
+                f'test "t{i}" {{ at "2026-11-23T10:00:00Z" given msg = tweet expect route care }}\n'
+                for i in range(3)
+            ),
+            "blocks.sf",
+        )
+    # the base's bad value is one finding, not one per test that uses it
+    assert [d.code for d in caught.value.diagnostics] == ["given_wrong_type"]
+    with pytest.raises(sf.CheckError) as caught:
+        sf.loads(
+            HEADER
+            + 'test "t" { at "2026-11-23T10:00:00Z" given msg = tweet with {"text": "a", "text": "b"}'
+            " expect route care }",
+            "blocks.sf",
+        )
+    assert [d.code for d in caught.value.diagnostics] == ["invalid_base"]
+    assert "`text` is given twice in `with`" in caught.value.diagnostics[0].message

@@ -18,6 +18,7 @@ layer.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Final
 
 import attrs
 
@@ -175,7 +176,7 @@ def compose(modules: Sequence[ast.Module]) -> Composition:
             built, found = _apply(layer, header, parent_header, parent_modules, module)
             diagnostics += found
             effective[layer] = built
-    layers = tuple(effective[name] for name in own if name in effective)
+    layers = tuple(effective.values())  # parents before the layers that extend them
     return Composition(tuple(base), layers, tuple(diagnostics))
 
 
@@ -310,14 +311,18 @@ def check_layers(
         return check_modules(composition.base, strict=strict), {}
     reported: dict[tuple[object, ...], Diagnostic] = {}
 
-    def keep(found: Sequence[Diagnostic], own_file: str | None) -> None:
+    def keep(found: Sequence[Diagnostic], own_file: str | None, layer: str = "") -> None:
         for d in found:
-            # a layer's check sees the hub's files again: their warnings are the base's
-            outside = d.span is None or d.span.source.name != own_file
-            if own_file is not None and d.severity is not Severity.ERROR and outside:
-                continue
             span = d.span
             key = (d.code, d.message, None if span is None else (span.source.name, span.start))
+            outside = span is None or span.source.name != own_file
+            if own_file is not None and d.severity is not Severity.ERROR and outside:
+                # a layer's check sees the hub's files again: their warnings are the
+                # hub's, except how the layer's rules meet the hub's (an override
+                # that now conflicts with a hub rule is reported at the hub rule)
+                if d.code not in _INTERACTIONS or key in reported:
+                    continue
+                d = attrs.evolve(d, notes=(*d.notes, f"in layer `{layer}`, with its rules"))
             reported.setdefault(key, d)
 
     own = composition.diagnostics
@@ -335,9 +340,9 @@ def check_layers(
         try:
             program = check_modules(layer.modules, strict=strict)
         except CheckError as e:
-            keep(e.diagnostics, layer.source)
+            keep(e.diagnostics, layer.source, layer.name)
             continue
-        keep(program.warnings, layer.source)
+        keep(program.warnings, layer.source, layer.name)
         layers[layer.name] = attrs.evolve(
             program, extends=layer.extends, overrides=layer.overrides, added=layer.added
         )
@@ -346,6 +351,10 @@ def check_layers(
         raise CheckError(everything)
     warnings = tuple(d for d in everything if d.severity is Severity.WARNING)
     return attrs.evolve(base, warnings=warnings), layers
+
+
+#: Lints about how rules meet, which a layer's rules can cause in the hub's files.
+_INTERACTIONS: Final = frozenset({"conflicting_rules", "unreachable_rule"})
 
 
 def _sort_key(d: Diagnostic) -> tuple[str, int, str]:

@@ -65,8 +65,10 @@ def check_modules(modules: Sequence[ast.Module], strict: bool = False) -> Checke
     ctx = Context(modules)
     for check in PASSES:
         check(ctx)
-    errors = sorted((d for d in ctx.diagnostics if d.severity is Severity.ERROR), key=_sort_key)
-    warnings = sorted((d for d in ctx.diagnostics if d.severity is Severity.WARNING), key=_sort_key)
+    # one finding once (a test base's bad value is checked in every test using it)
+    found = list(dict.fromkeys(ctx.diagnostics))
+    errors = sorted((d for d in found if d.severity is Severity.ERROR), key=_sort_key)
+    warnings = sorted((d for d in found if d.severity is Severity.WARNING), key=_sort_key)
     if strict:  # warnings become errors, and say so
         promoted = [attrs.evolve(w, severity=Severity.ERROR) for w in warnings]
         errors = sorted(errors + promoted, key=_sort_key)

@@ -82,6 +82,7 @@ def _map_literal(ctx: Context, value: ast.CelText, what: str) -> cel_ast.CreateM
             'write the fields out, for example `{"text": "refund please"}`',
         )
         return None
+    seen: set[str] = set()
     for key, _ in expr.entries:
         if not (isinstance(key, cel_ast.Literal) and isinstance(key.value, str)):
             ctx.error(
@@ -91,6 +92,15 @@ def _map_literal(ctx: Context, value: ast.CelText, what: str) -> cel_ast.CreateM
                 'write `{"text": ...}`, not `{text: ...}`',
             )
             return None
+        if key.value in seen:
+            ctx.error(
+                "invalid_base",
+                f"`{key.value}` is given twice in {what}",
+                key.span,
+                "keep one",
+            )
+            return None
+        seen.add(key.value)
     return expr
 
 

@@ -81,18 +81,24 @@ def _conflicts(ctx: Context, rules: list[CheckedRule]) -> None:
         if len({value for _, value, _ in setters}) < 2:
             continue
         listed = more = uncompared = 0
-        before: dict[str, int] = {}  # value -> how many earlier setters set it
+        # value -> the positions of the earlier setters that set it: a rule is
+        # compared only with those of other values (never walking the many of
+        # its own value), so the work is what the budget counts
+        before: dict[str, list[int]] = {}
         for j, (rule, value, span) in enumerate(setters):
-            differing = j - before.get(value, 0)
-            before[value] = before.get(value, 0) + 1
+            same = before.setdefault(value, [])
+            differing = j - len(same)
+            same.append(j)
             if differing == 0:
                 continue
             if budget < differing:
                 uncompared += differing
                 continue
             budget -= differing
-            for first, first_value, first_span in setters[:j]:
-                if first_value == value or _exclusive(first, rule, equalities):
+            others = sorted(i for v, where in before.items() if v != value for i in where)
+            for i in others:
+                first, first_value, first_span = setters[i]
+                if _exclusive(first, rule, equalities):
                     continue
                 if listed == MAX_CONFLICTS_LISTED:
                     more += 1

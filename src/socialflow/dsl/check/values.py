@@ -232,6 +232,7 @@ def _want(expected: str) -> str | None:
         "double": "write a number such as `0.5`",
         "bool": "write `true` or `false`",
         "string": 'write a string such as `"text"`',
+        "bytes": 'write bytes such as `b"abc"`',
         "timestamp": 'write `timestamp("2026-11-23T09:58:00Z")` or an RFC 3339 string',
         "duration": 'write `duration("90s")` or a duration string such as `"90s"`',
     }
