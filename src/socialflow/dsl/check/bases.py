@@ -50,8 +50,13 @@ def _resolve(
         base_name = with_base.get(i)
         overlay: cel_ast.CreateMap | None
         if base_name is None:
-            # ``given msg = tweet``: a bare name of a base is the base itself
-            if not (isinstance(value.expr, cel_ast.Ident) and value.expr.name in bases):
+            # ``given msg = tweet``: a bare name of a base is the base itself (and a
+            # name close to a base's is taken as a misspelt one)
+            if not isinstance(value.expr, cel_ast.Ident):
+                continue
+            if value.expr.name not in bases and not (
+                bases and ctx.suggest(value.expr.name, bases) is not None
+            ):
                 continue
             base_name = ast.Name(value.expr.name, value.span)
             overlay = cel_ast.CreateMap((), value.expr.span)
