@@ -16,7 +16,7 @@ from socialflow._suggest import did_you_mean
 from socialflow.cel.checker import CheckedExpr, check_expr
 from socialflow.cel.types import ObjectType
 from socialflow.dsl import ast
-from socialflow.dsl.program import AccessRule, CheckedRule, CheckedWorkflow, Schema
+from socialflow.dsl.program import AccessRule, CheckedRule, CheckedWorkflow, Schema, SchemaField
 from socialflow.errors import Diagnostic, Severity, SourceError
 from socialflow.source import Span
 from socialflow.timing.calendar import Calendar
@@ -66,6 +66,8 @@ class Context:
         self.escalation_decls: dict[str, ast.EscalationDecl] = {}
         self.rule_decls: dict[str, ast.RuleDecl] = {}
         self.schemas: dict[str, Schema] = {}
+        #: schema -> (its fields by name, its required fields), for checking values
+        self.field_tables: dict[str, tuple[dict[str, SchemaField], tuple[SchemaField, ...]]] = {}
         self.object_types: dict[str, ObjectType] = {}
         self.input_var: str | None = None
         self.input_schema: str | None = None

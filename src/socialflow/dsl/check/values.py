@@ -116,7 +116,13 @@ def _record(
     if not isinstance(node, cel_ast.CreateMap):
         _static(ctx, node, schema.name, checked, path, ("map", schema.name))
         return
-    fields = {f.name: f for f in schema.fields}
+    table = ctx.field_tables.get(schema.name)
+    if table is None:  # once per schema: a given may hold thousands of its records
+        table = ctx.field_tables[schema.name] = (
+            {f.name: f for f in schema.fields},
+            tuple(f for f in schema.fields if not f.optional),
+        )
+    fields, required = table
     given: set[str] = set()
     computed = False
     for key, value in node.entries:
@@ -142,7 +148,7 @@ def _record(
             problem = enum_problem(f, value.value, f"{path}.{name}")
             if problem is not None:
                 ctx.error("not_in_enum", problem[0], value.span, problem[1])
-    missing = [f for f in schema.fields if not f.optional and f.name not in given]
+    missing = [f for f in required if f.name not in given]
     if missing and not computed:
         names = ", ".join(f"`{f.name}`" for f in missing)
         ctx.error(
