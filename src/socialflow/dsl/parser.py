@@ -93,11 +93,8 @@ def parse_module(text: str, name: str = "<rules>", limits: Limits | None = None)
             (``literal_out_of_range``).
         SourceLimitError: a type or an expression nests too deeply.
     """
-    text = normalise_text(text)
-    source = Source(name, text)
-    bad = _SURROGATE.search(text)
-    if bad is not None:
-        raise ParseError([_encoding_diagnostic(source, bad.start())])
+    source = _readable(text, name)
+    text = source.text
     try:
         tree = lalr_parser(_GRAMMAR).parse(text)
     except UnexpectedInput as e:
@@ -125,11 +122,8 @@ def parse_module_recovering(
         ParseError: the text is not valid Unicode (nothing of it can be read).
         SourceLimitError: a type or an expression nests too deeply.
     """
-    text = normalise_text(text)
-    source = Source(name, text)
-    bad = _SURROGATE.search(text)
-    if bad is not None:
-        raise ParseError([_encoding_diagnostic(source, bad.start())])
+    source = _readable(text, name)
+    text = source.text
     builder = _Builder(source, limits or Limits())
     parser = lalr_parser(_GRAMMAR)
     decls: list[ast.Decl] = []
@@ -313,6 +307,20 @@ def _declared_by(source: Source, start: int) -> list[ast.BrokenDecl]:
 
 def _name_at(source: Source, m: re.Match[str], group: str) -> ast.Name:
     return ast.Name(m.group(group), Span(source, m.start(group), m.end(group)))
+
+
+def _readable(text: str, name: str) -> Source:
+    """``text`` normalised (:func:`normalise_text`) as a source named ``name``.
+
+    Raises:
+        ParseError: it is not valid Unicode (``invalid_encoding``, at the first bad
+            character).
+    """
+    source = Source(name, normalise_text(text))
+    bad = _SURROGATE.search(source.text)
+    if bad is not None:
+        raise ParseError([_encoding_diagnostic(source, bad.start())])
+    return source
 
 
 def normalise_text(text: str) -> str:

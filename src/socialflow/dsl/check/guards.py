@@ -37,15 +37,25 @@ from socialflow.dsl import ast
 from socialflow.dsl.check.context import Context
 from socialflow.dsl.program import Schema, SchemaField
 
-__all__ = ["Fields", "OpenRecord", "check_guards", "fields_of", "may_be_missing", "proven"]
+__all__ = [
+    "LIST_TYPE",
+    "MAP_TYPE",
+    "Fields",
+    "OpenRecord",
+    "check_guards",
+    "fields_of",
+    "may_be_missing",
+    "proven",
+]
 
 #: A field path: the variable, then the field names (``("msg", "author", "nickname")``).
 Path = tuple[str, ...]
 #: Each schema's fields by name.
 Fields = Mapping[str, Mapping[str, SchemaField]]
 
-_LIST: Final = re.compile(r"list\((.*)\)\Z")
-_MAP: Final = re.compile(r"map\((.*)\)\Z")
+#: A list or map type's text, and its argument(s).
+LIST_TYPE: Final = re.compile(r"list\((.*)\)\Z")
+MAP_TYPE: Final = re.compile(r"map\((.*)\)\Z")
 #: A placeholder value of each type, for the ``? :`` form in a help text.
 _DEFAULTS: Final = {
     "int": "0",
@@ -349,12 +359,12 @@ def _bind(loop: cel_ast.Comprehension, fields: Fields, env: Mapping[str, str]) -
         return inner
     text = read[1].type
     element: str | None = None
-    listed = _LIST.match(text)
+    listed = LIST_TYPE.match(text)
     if listed is not None:
         element = listed.group(1)
         var = loop.var2 if loop.var2 is not None else loop.var
     else:
-        mapped = _MAP.match(text)
+        mapped = MAP_TYPE.match(text)
         if mapped is not None and loop.var2 is not None:
             element = mapped.group(1).split(",", 1)[1].strip()
             var = loop.var2

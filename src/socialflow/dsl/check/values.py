@@ -11,7 +11,6 @@ literals (``now - duration("1h")``) are judged by their static CEL type.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -20,13 +19,12 @@ from socialflow.cel.checker import CheckedExpr
 from socialflow.cel.types import DynType, ErrorType, format_type
 from socialflow.cel.values import UInt, parse_duration, parse_timestamp
 from socialflow.dsl.check.context import Context
+from socialflow.dsl.check.guards import LIST_TYPE, MAP_TYPE
 from socialflow.dsl.check.schemas import enum_problem
 from socialflow.dsl.program import Schema
 
 __all__ = ["check_value"]
 
-_LIST: Final = re.compile(r"list\((.*)\)\Z")
-_MAP: Final = re.compile(r"map\((.*)\)\Z")
 _ARTICLE: Final = {
     "int": "an int",
     "uint": "a uint",
@@ -80,7 +78,7 @@ def check_value(
     if schema is not None:
         _record(ctx, node, schema, checked, schemas, path)
         return
-    listed = _LIST.match(expected)
+    listed = LIST_TYPE.match(expected)
     if listed is not None:
         if isinstance(node, cel_ast.CreateList):
             for i, element in enumerate(node.elements):
@@ -88,7 +86,7 @@ def check_value(
             return
         _static(ctx, node, expected, checked, path, ("list",))
         return
-    mapped = _MAP.match(expected)
+    mapped = MAP_TYPE.match(expected)
     if mapped is not None:
         key_type, value_type = (part.strip() for part in mapped.group(1).split(",", 1))
         if isinstance(node, cel_ast.CreateMap):
@@ -244,7 +242,7 @@ def _want(expected: str) -> str | None:
     }
     if expected in examples:
         return examples[expected]
-    if _LIST.match(expected):
+    if LIST_TYPE.match(expected):
         return "write a list such as `[...]`"
     return f"write an object such as `{{...}}` (a `{expected}`)"
 
@@ -262,9 +260,9 @@ def _example(type_text: str, schemas: Mapping[str, Schema]) -> str:
     }
     if type_text in samples:
         return samples[type_text]
-    if _LIST.match(type_text):
+    if LIST_TYPE.match(type_text):
         return "[]"
-    if type_text in schemas or _MAP.match(type_text):
+    if type_text in schemas or MAP_TYPE.match(type_text):
         return "{...}"
     return "null"
 
